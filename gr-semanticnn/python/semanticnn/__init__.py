@@ -1,0 +1,18 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""gr-semanticnn: GNU Radio message blocks for semantic offloading over a radio link."""
+
+from .accuracy_sink import accuracy_sink
+from .ber_estimator import ber_estimator
+from .deframer import deframer
+from .framer import framer
+from .image_source import image_source
+from .loopback import loopback_symbol, run_symbol_loopback
+from .semantic_decoder import semantic_decoder
+from .semantic_encoder import semantic_encoder
+from .symbol_channel import symbol_channel, esn0_to_noise_amplitude
+
+__all__ = [
+    "accuracy_sink", "ber_estimator", "deframer", "esn0_to_noise_amplitude", "framer",
+    "image_source", "loopback_symbol", "run_symbol_loopback", "semantic_decoder",
+    "semantic_encoder", "symbol_channel",
+]

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The symbol-mode loopback as one parametrized top block."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from gnuradio import gr
+
+from .accuracy_sink import accuracy_sink
+from .ber_estimator import ber_estimator
+from .deframer import deframer
+from .framer import framer
+from .image_source import image_source
+from .semantic_decoder import semantic_decoder
+from .semantic_encoder import semantic_encoder
+from .symbol_channel import symbol_channel
+
+log = logging.getLogger(__name__)
+
+
+class loopback_symbol(gr.top_block):
+    """Images to encoder, framer, symbol-mode channel, deframer, BER estimator, decoder, sink.
+
+    Args:
+        n_images: number of test images to send.
+        esn0_db: Es/N0 per complex symbol in dB; None for no noise.
+        checkpoint: checkpoint file; empty for the packaged weights.
+        seed: seed of the channel noise.
+        filename: per-image CSV written by the accuracy sink; empty for none.
+        start_index: first test image.
+        window: maximum images in flight between source and sink.
+        drain_timeout: seconds the sink waits for missing results.
+    """
+
+    def __init__(self, n_images: int = 1000, esn0_db: float | None = None, checkpoint: str = "",
+                 seed: int = 0, filename: str = "", start_index: int = 0, window: int = 64,
+                 drain_timeout: float = 5.0) -> None:
+        gr.top_block.__init__(self, "SemanticNN symbol-mode loopback")
+        self.source = image_source(n_images, start_index, "test", window)
+        self.encoder = semantic_encoder(checkpoint)
+        self.framer = framer(self.encoder.codec_id)
+        self.channel = symbol_channel(esn0_db, seed)
+        self.deframer = deframer(self.encoder.model.payload_bytes)
+        self.ber_estimator = ber_estimator()
+        self.decoder = semantic_decoder(checkpoint)
+        self.sink = accuracy_sink(filename, drain_timeout)
+
+        self.msg_connect(self.source, "out", self.encoder, "in")
+        self.msg_connect(self.source, "labels", self.sink, "labels")
+        self.msg_connect(self.encoder, "out", self.framer, "in")
+        self.msg_connect(self.encoder, "sent", self.sink, "sent")
+        self.msg_connect(self.framer, "out", self.channel, "in")
+        self.msg_connect(self.channel, "out", self.deframer, "in")
+        self.msg_connect(self.deframer, "out", self.ber_estimator, "in")
+        self.msg_connect(self.ber_estimator, "out", self.decoder, "in")
+        self.msg_connect(self.decoder, "out", self.sink, "pred")
+        self.msg_connect(self.sink, "status", self.source, "status")
+
+    def summary(self) -> dict:
+        """Return the sink's counts plus the dropped-input counts of every block."""
+        s = self.sink.summary()
+        s["drops"] = {name: blk.drop_counts() for name, blk in (
+            ("encoder", self.encoder), ("framer", self.framer), ("deframer", self.deframer),
+            ("ber_estimator", self.ber_estimator), ("decoder", self.decoder),
+            ("accuracy_sink", self.sink)) if blk.drop_counts()}
+        s["deframer"] = self.deframer.stats()
+        return s
+
+
+def run_symbol_loopback(timeout: float = 600.0, **kwargs) -> dict:
+    """Run one symbol-mode loopback to completion and return its summary.
+
+    Raises TimeoutError if the sink has not accounted for every image within
+    ``timeout`` seconds.
+    """
+    tb = loopback_symbol(**kwargs)
+    start = time.monotonic()
+    tb.start()
+    finished = tb.sink.wait_finished(timeout)
+    if not finished:
+        tb.stop()
+        tb.wait()
+        raise TimeoutError(f"loopback did not account for all images within {timeout} s "
+                           f"({tb.sink.summary()['scored']} scored)")
+    tb.wait()
+    summary = tb.summary()
+    summary["seconds"] = time.monotonic() - start
+    return summary

@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Edge side: received payload plus BER estimate in, predicted class out."""
+
+from __future__ import annotations
+
+import math
+
+import pmt
+from gnuradio import gr
+
+from semanticnn.pipeline import SplitInference
+
+from .pdu_utils import (KEY_BER_EST, KEY_CODEC_ID, KEY_ERASED, KEY_PRED, PORT_IN, PORT_OUT,
+                        DropCounter, meta_get, meta_seq)
+
+
+class semantic_decoder(gr.basic_block):
+    """Decode each payload with the BER-aware decoder and the backbone's tail.
+
+    Input ``in``: the received payload (u8vector, errors included) with
+    metadata ``seq`` and ``ber_est``, or an erasure event (``erased`` set,
+    empty payload), which is answered from no payload. A payload framed for a
+    different codec id is answered as an erasure too. Output ``out``: the
+    input PDU with ``pred`` (the class) added to its metadata.
+
+    Args:
+        checkpoint: checkpoint file; empty for the packaged Fashion-MNIST weights.
+        num_threads: PyTorch threads; GNU Radio's threads share the same cores.
+    """
+
+    def __init__(self, checkpoint: str = "", num_threads: int = 1) -> None:
+        gr.basic_block.__init__(self, name="semanticnn_semantic_decoder", in_sig=None, out_sig=None)
+        self.model = SplitInference(checkpoint or None, num_threads=num_threads)
+        self.codec_id = self.model.config.codec_id
+        self.payload_bytes = self.model.payload_bytes
+        self.drops = DropCounter(self.logger)
+        self.decoded = 0
+        self.erasures = 0
+        self.message_port_register_in(PORT_IN)
+        self.message_port_register_out(PORT_OUT)
+        self.set_msg_handler(PORT_IN, self._handle)
+
+    def drop_counts(self) -> dict[str, int]:
+        return self.drops.counts()
+
+    def _publish(self, meta: pmt.pmt_base, vector: pmt.pmt_base, pred: int) -> None:
+        self.message_port_pub(PORT_OUT, pmt.cons(pmt.dict_add(meta, KEY_PRED, pmt.from_long(pred)),
+                                                 vector))
+
+    def _handle(self, msg: pmt.pmt_base) -> None:
+        if not pmt.is_pair(msg) or not pmt.is_dict(pmt.car(msg)) or not pmt.is_u8vector(pmt.cdr(msg)):
+            self.drops.drop("wrong PMT type", None, "expected a PDU with a metadata dict and "
+                            "a u8vector payload")
+            return
+        meta, vector = pmt.car(msg), pmt.cdr(msg)
+        seq = meta_seq(meta)
+        if pmt.to_bool(pmt.dict_ref(meta, KEY_ERASED, pmt.PMT_F)):
+            self.erasures += 1
+            self._publish(meta, vector, int(self.model.predict([None], [0.5])[0]))
+            return
+        ber_est = meta_get(meta, KEY_BER_EST)
+        if not isinstance(ber_est, (int, float)) or math.isnan(ber_est) or ber_est < 0:
+            self.drops.drop("missing ber_est", seq, f"metadata needs a non-negative 'ber_est', "
+                            f"got {ber_est!r}")
+            return
+        payload = bytes(pmt.u8vector_elements(vector))
+        if not payload:
+            self.drops.drop("empty payload", seq, "a payload PDU that is not an erasure is empty")
+            return
+        if len(payload) != self.payload_bytes:
+            self.drops.drop("wrong payload length", seq, f"{len(payload)} bytes, the codec "
+                            f"expects {self.payload_bytes}")
+            return
+        codec_id = meta_get(meta, KEY_CODEC_ID)
+        if codec_id is not None and codec_id != self.codec_id:
+            self.erasures += 1
+            meta = pmt.dict_add(meta, KEY_ERASED, pmt.PMT_T)
+            meta = pmt.dict_add(meta, pmt.intern("reason"), pmt.intern("codec mismatch"))
+            self._publish(meta, pmt.init_u8vector(0, []), int(self.model.predict([None], [0.5])[0]))
+            return
+        self.decoded += 1
+        self._publish(meta, vector, int(self.model.predict([payload], [float(ber_est)])[0]))

@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The SemanticNN codec: soft-quantization encoder and BER-aware decoder.
+
+``forward`` is the differentiable training path, with the bit channel inside;
+``encode`` and ``decode`` work on the exact payload bytes that cross the link.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import bits as bitops
+from .config import CodecConfig
+from .quantizer import SoftQuantizer
+
+# log10 of the BER the decoder is told for an erased payload: no information.
+ERASED_LOG10_BER = math.log10(0.5)
+
+
+def power_normalize(z: torch.Tensor) -> torch.Tensor:
+    """Scale each sample so that its latent has unit mean power per element.
+
+    The target energy is the number of elements, so the scale follows the
+    latent size instead of one fixed energy for every size.
+    """
+    k = z[0].numel()
+    energy = z.pow(2).flatten(1).sum(1).clamp_min(1e-12)
+    return z * torch.sqrt(k / energy).view(-1, *([1] * (z.dim() - 1)))
+
+
+class Encoder(nn.Module):
+    """Device-side encoder: strided convolutions, normalization, power normalization."""
+
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__()
+        c = config
+        layers: list[nn.Module] = []
+        if c.stride == 4:
+            layers += [nn.Conv2d(c.in_channels, c.hidden_channels, 3, 2, 1, bias=False),
+                       nn.BatchNorm2d(c.hidden_channels), nn.PReLU(c.hidden_channels)]
+            last_in = c.hidden_channels
+        else:
+            last_in = c.in_channels
+        layers += [nn.Conv2d(last_in, c.latent_channels, 3, 2, 1, bias=False),
+                   nn.BatchNorm2d(c.latent_channels)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return power_normalize(self.net(features))
+
+
+class ChannelGate(nn.Module):
+    """Rescale channels from their global average and the channel state.
+
+    Global average pool, concatenation of the state scalar, two 1x1 layers, a
+    sigmoid, and a channel-wise multiplication (the attention module of
+    SemanticNN, arXiv 2511.11038, fed with log10 BER instead of SNR).
+    """
+
+    def __init__(self, channels: int, hidden: int = 16) -> None:
+        super().__init__()
+        self.fc = nn.Sequential(nn.Linear(channels + 1, hidden), nn.ReLU(inplace=True),
+                                nn.Linear(hidden, channels), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        pooled = x.mean(dim=(2, 3))
+        scale = self.fc(torch.cat([pooled, state.view(-1, 1)], dim=1))
+        return x * scale[:, :, None, None]
+
+
+class Decoder(nn.Module):
+    """Edge-side BER-aware decoder from received centre values to split features.
+
+    Each stage is followed by a :class:`ChannelGate` conditioned on the BER state
+    ``log10(max(ber_est, ber_floor)) / 5`` (an erased payload gets log10 0.5).
+    """
+
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__()
+        c = config
+        d = c.decoder_channels
+        self.inp = nn.Sequential(nn.Conv2d(c.latent_channels, d, 3, 1, 1), nn.PReLU(d))
+        self.refine = nn.Sequential(nn.Conv2d(d, d, 3, 1, 1, bias=False), nn.BatchNorm2d(d),
+                                    nn.PReLU(d), nn.Conv2d(d, d, 3, 1, 1, bias=False),
+                                    nn.BatchNorm2d(d))
+        ups: list[nn.Module] = []
+        channels = d
+        for _ in range(int(math.log2(c.stride))):
+            out = max(c.in_channels, channels // 2)
+            ups.append(nn.Sequential(
+                nn.ConvTranspose2d(channels, out, 3, 2, 1, output_padding=1, bias=False),
+                nn.BatchNorm2d(out), nn.PReLU(out)))
+            channels = out
+        self.ups = nn.ModuleList(ups)
+        self.gates = nn.ModuleList([ChannelGate(d), ChannelGate(d)]
+                                   + [ChannelGate(u[0].out_channels) for u in ups])
+        self.out = nn.Conv2d(channels, c.in_channels, 3, 1, 1)
+
+    def forward(self, received: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        x = self.gates[0](self.inp(received), state)
+        x = self.gates[1](torch.relu(x + self.refine(x)), state)
+        for up, gate in zip(self.ups, self.gates[2:]):
+            x = gate(up(x), state)
+        # The split features come after a ReLU, so they are never negative.
+        return torch.relu(self.out(x))
+
+
+class SemanticCodec(nn.Module):
+    """Soft-quantization encoder, bit labelling and BER-aware decoder.
+
+    Args:
+        config: rate and structure; see :class:`CodecConfig`.
+    """
+
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.quantizer = SoftQuantizer(config.levels)
+        self.decoder = Decoder(config)
+        table = bitops.label_table(config.levels, config.labelling)
+        self.register_buffer("label_table", torch.from_numpy(table), persistent=False)
+        self.register_buffer("index_table", torch.from_numpy(bitops.inverse_table(table)),
+                             persistent=False)
+
+    def check_centres(self) -> None:
+        """Raise ValueError unless the centres are finite and strictly increasing."""
+        c = self.quantizer.centres().detach()
+        if not torch.isfinite(c).all() or not (c[1:] > c[:-1]).all():
+            raise ValueError(f"quantizer centres must be finite and increasing, got {c.tolist()}")
+
+    def ber_state(self, ber_est: torch.Tensor) -> torch.Tensor:
+        """Map BER estimates to the decoder's conditioning scalar."""
+        ber = ber_est.to(torch.float32).clamp(self.config.ber_floor, 0.5)
+        return torch.log10(ber) / 5.0
+
+    # Training path --------------------------------------------------------------------
+
+    def forward(self, features: torch.Tensor, ber: torch.Tensor, ber_est: torch.Tensor,
+                erased: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+        """Encode, flip bits at ``ber`` per sample, and decode with ``ber_est``.
+
+        Args:
+            features: split features (B, C, H, W).
+            ber: true channel BER per sample (B,), used to flip the label bits.
+            ber_est: the receiver's estimate given to the decoder (B,).
+            erased: per-sample bool (B,); an erased sample reaches the decoder as
+                an all-zero latent with BER state log10 0.5.
+        Returns:
+            The decoded features and a dict with the indices and the bit flips.
+        """
+        z = self.encoder(features)
+        q, idx = self.quantizer(z)
+        b = q.shape[0]
+        labels = self.label_table[idx.view(b, -1)]
+        noisy_labels, flips = bitops.flip_labels(labels, self.config.bits_per_symbol,
+                                                 ber.to(z.device), generator)
+        noisy_idx = self.index_table[noisy_labels].view_as(idx)
+        centres = self.quantizer.centres()
+        # The channel changes the value but passes the gradient straight through.
+        received = q + (centres[noisy_idx] - q).detach()
+        state = self.ber_state(ber_est.to(z.device))
+        if erased is not None:
+            keep = (~erased.to(z.device)).float().view(-1, 1, 1, 1)
+            received = received * keep
+            state = torch.where(erased.to(z.device), torch.full_like(state, ERASED_LOG10_BER / 5.0),
+                                state)
+        return self.decoder(received, state), {"indices": idx, "bit_flips": flips}
+
+    # Exact bits -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode_indices(self, features: torch.Tensor) -> torch.Tensor:
+        """Return the centre indices (B, C', H', W') of split features (B, C, H, W)."""
+        return self.quantizer.indices(self.encoder(features))
+
+    @torch.no_grad()
+    def encode_batch(self, features: torch.Tensor) -> list[bytes]:
+        """Return one payload per sample of split features (B, C, H, W)."""
+        self._check_features(features)
+        idx = self.encode_indices(features).flatten(1).cpu().numpy()
+        bits = bitops.indices_to_bits(idx, self.config.bits_per_symbol,
+                                      self.label_table.cpu().numpy())
+        return [bitops.pack(row) for row in bits]
+
+    def encode(self, features: torch.Tensor) -> bytes:
+        """Return the payload of one image's split features, (C, H, W) or (1, C, H, W)."""
+        if features.dim() == 3:
+            features = features.unsqueeze(0)
+        if features.shape[0] != 1:
+            raise ValueError(f"encode takes one feature map; got a batch of {features.shape[0]}, "
+                             "use encode_batch")
+        return self.encode_batch(features)[0]
+
+    def payload_to_latent(self, payloads: list[bytes]) -> torch.Tensor:
+        """Map payloads to the received centre values (B, C', H', W')."""
+        n = self.config.payload_bytes
+        for i, p in enumerate(payloads):
+            if len(p) != n:
+                raise ValueError(f"payload {i} has {len(p)} bytes, the codec expects {n}")
+        raw = np.frombuffer(b"".join(bytes(p) for p in payloads), dtype=np.uint8)
+        bits = np.unpackbits(raw.reshape(len(payloads), n), axis=1)[:, :self.config.payload_bits]
+        idx = bitops.bits_to_indices(bits, self.config.bits_per_symbol,
+                                     self.index_table.cpu().numpy())
+        centres = self.quantizer.centres().detach()
+        return centres[torch.from_numpy(idx).to(centres.device)].view(len(payloads),
+                                                                      *self.config.latent_shape)
+
+    @torch.no_grad()
+    def decode_batch(self, payloads: list[bytes], ber_est) -> torch.Tensor:
+        """Decode payloads (errors included) with their BER estimates into split features.
+
+        A payload given as None is an erasure and is answered from no payload.
+        """
+        ber_est = torch.as_tensor(ber_est, dtype=torch.float32).reshape(-1)
+        if ber_est.numel() != len(payloads):
+            raise ValueError(f"got {len(payloads)} payloads but {ber_est.numel()} BER estimates")
+        if torch.isnan(ber_est).any() or (ber_est < 0).any():
+            raise ValueError(f"BER estimates must be non-negative numbers, got {ber_est.tolist()}")
+        erased = torch.tensor([p is None for p in payloads])
+        latent = torch.zeros(len(payloads), *self.config.latent_shape)
+        present = [p for p in payloads if p is not None]
+        if present:
+            latent[~erased] = self.payload_to_latent(present)
+        state = self.ber_state(ber_est)
+        state[erased] = ERASED_LOG10_BER / 5.0
+        device = next(self.parameters()).device
+        return self.decoder(latent.to(device), state.to(device))
+
+    def decode(self, payload: bytes | None, ber_est: float) -> torch.Tensor:
+        """Decode one payload (None for an erasure) into split features (1, C, H, W)."""
+        return self.decode_batch([payload], [ber_est])
+
+    def _check_features(self, features: torch.Tensor) -> None:
+        expected = (self.config.in_channels, self.config.height, self.config.width)
+        if features.dim() != 4 or tuple(features.shape[1:]) != expected:
+            raise ValueError(f"split features must have shape (B, {', '.join(map(str, expected))}), "
+                             f"got {tuple(features.shape)}")

@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+import pmt
+import pytest
+from gnuradio.semanticnn import semantic_decoder
+
+from grutil import meta, pdu, run_block, u8
+
+
+@pytest.fixture(scope="module")
+def payloads(model, test_split):
+    images, _ = test_split
+    return model.encode(images[:6])
+
+
+def test_prediction_matches_library(model, payloads):
+    blk = semantic_decoder()
+    bers = [0.5 / 65, 0.01, 0.05, 0.1, 0.2, 0.3]
+    inputs = [("in", pdu({"seq": i, "ber_est": b, "codec_id": 1}, p))
+              for i, (p, b) in enumerate(zip(payloads, bers))]
+    out = run_block(blk, inputs, ["out"])["out"]
+    assert len(out) == 6
+    for i, msg in enumerate(out):
+        m = meta(msg)
+        assert m["seq"] == i
+        assert m["pred"] == int(model.predict([payloads[i]], [bers[i]])[0])
+        assert u8(msg) == payloads[i]
+
+
+def test_erasure_answered_from_no_payload(model):
+    out = run_block(semantic_decoder(), [("in", pdu({"erased": True, "ber_est": 0.5,
+                                                     "reason": "header CRC"}, b""))], ["out"])["out"]
+    assert meta(out[0])["pred"] == int(model.predict([None], [0.5])[0])
+    assert meta(out[0])["erased"] is True
+
+
+def test_codec_mismatch_is_erasure(model, payloads):
+    out = run_block(semantic_decoder(), [("in", pdu({"seq": 1, "ber_est": 0.01, "codec_id": 99},
+                                                    payloads[0]))], ["out"])["out"]
+    m = meta(out[0])
+    assert m["erased"] is True and m["reason"] == "codec mismatch" and m["seq"] == 1
+
+
+def test_bad_input_dropped_and_flowgraph_runs_on(model, payloads):
+    blk = semantic_decoder()
+    inputs = [("in", pmt.intern("junk")),
+              ("in", pdu({"seq": 1}, payloads[1])),
+              ("in", pdu({"seq": 2, "ber_est": 0.01}, b"")),
+              ("in", pdu({"seq": 3, "ber_est": 0.01}, payloads[3][:-1])),
+              ("in", pdu({"seq": 4, "ber_est": float("nan")}, payloads[4])),
+              ("in", pdu({"seq": 5, "ber_est": 0.01}, payloads[5]))]
+    out = run_block(blk, inputs, ["out"])["out"]
+    assert [meta(m)["seq"] for m in out] == [5]
+    assert meta(out[0])["pred"] == int(model.predict([payloads[5]], [0.01])[0])
+    assert blk.drop_counts() == {"wrong PMT type": 1, "missing ber_est": 2, "empty payload": 1,
+                                 "wrong payload length": 1}
