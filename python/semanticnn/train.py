@@ -133,6 +133,21 @@ class CodecTrainingConfig:
     seed: int = 0
 
 
+def codec_loss(codec: SemanticCodec, backbone: Backbone, clean: torch.Tensor, labels: torch.Tensor,
+               ber: torch.Tensor, ber_est: torch.Tensor, erased: torch.Tensor | None = None,
+               feature_weight: float = 1.0, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the joint loss and the tail's logits for clean split features sent through the codec.
+
+    The loss is the cross-entropy of the frozen tail on the decoded features
+    plus ``feature_weight`` times their mean squared error to the clean features.
+    """
+    decoded, _ = codec(clean, ber, ber_est, erased, generator)
+    logits = backbone.tail(decoded)
+    loss = F.cross_entropy(logits, labels) + feature_weight * F.mse_loss(decoded, clean)
+    return loss, logits
+
+
 def train_codec(backbone_checkpoint: Path, out: Path, config: CodecConfig = CodecConfig(),
                 tc: CodecTrainingConfig = CodecTrainingConfig(), device: str = "cpu",
                 progress: bool = True, limit: int = 0) -> SemanticCodec:
@@ -174,9 +189,8 @@ def train_codec(backbone_checkpoint: Path, out: Path, config: CodecConfig = Code
             ber = sample_training_ber(n, tc.ber_min, tc.ber_max, tc.p_zero_ber, gen)
             ber_est = simulate_pilot_estimate(ber, N_PILOT_BITS, gen)
             erased = torch.rand(n, generator=gen) < tc.p_erased
-            decoded, _ = codec(clean, ber, ber_est, erased, gen)
-            logits = backbone.tail(decoded)
-            loss = F.cross_entropy(logits, yb) + tc.feature_weight * F.mse_loss(decoded, clean)
+            loss, logits = codec_loss(codec, backbone, clean, yb, ber, ber_est, erased,
+                                      tc.feature_weight, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
