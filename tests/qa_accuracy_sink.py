@@ -60,7 +60,9 @@ def test_scores_every_image_and_writes_csv(tmp_path):
     by_seq = {int(r["seq"]): r for r in rows}
     assert by_seq[1]["bit_errors"] == "3"
     # Seq 3's burst lost its header: scored with the answer from no payload (class 1).
-    assert by_seq[3]["erased"] == "1" and by_seq[3]["pred"] == "1" and by_seq[3]["correct"] == "1"
+    assert by_seq[3]["erased"] == "1"
+    assert by_seq[3]["pred"] == "1"
+    assert by_seq[3]["correct"] == "1"
 
 
 def test_waits_for_sent_payload_until_drain_timeout():

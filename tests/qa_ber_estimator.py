@@ -20,7 +20,8 @@ def test_estimate_from_pilot_errors(k):
                                                  b"\x01\x02"))], ["out"])["out"]
     m = meta(out[0])
     assert m["ber_est"] == pytest.approx((k + 0.5) / 65)
-    assert m["pilot_errors"] == k and m["n_pilot_bits"] == 64
+    assert m["pilot_errors"] == k
+    assert m["n_pilot_bits"] == 64
     assert "pilot_bits" not in m
     assert m["seq"] == 4
     assert u8(out[0]) == b"\x01\x02"

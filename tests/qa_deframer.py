@@ -54,7 +54,9 @@ def test_length_mismatch_is_erasure_with_seq():
                     ["out"])["out"]
     for msg, seq in zip(out, (8, 9)):
         m = meta(msg)
-        assert m["erased"] is True and m["reason"] == "length mismatch" and m["seq"] == seq
+        assert m["erased"] is True
+        assert m["reason"] == "length mismatch"
+        assert m["seq"] == seq
 
 
 def test_access_code_threshold():
@@ -72,5 +74,6 @@ def test_bad_input_dropped_and_flowgraph_runs_on():
     inputs = [("in", pmt.intern("junk")), ("in", pdu({}, b"\x00" * 10)),
               ("in", pdu({}, frame.build_frame(3, 1, PAYLOAD)))]
     out = run_block(blk, inputs, ["out"])["out"]
-    assert len(out) == 1 and meta(out[0])["seq"] == 3
+    assert len(out) == 1
+    assert meta(out[0])["seq"] == 3
     assert blk.drop_counts() == {"wrong PMT type": 1, "short frame": 1}

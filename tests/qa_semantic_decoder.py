@@ -37,7 +37,9 @@ def test_codec_mismatch_is_erasure(model, payloads):
     out = run_block(semantic_decoder(), [("in", pdu({"seq": 1, "ber_est": 0.01, "codec_id": 99},
                                                     payloads[0]))], ["out"])["out"]
     m = meta(out[0])
-    assert m["erased"] is True and m["reason"] == "codec mismatch" and m["seq"] == 1
+    assert m["erased"] is True
+    assert m["reason"] == "codec mismatch"
+    assert m["seq"] == 1
 
 
 def test_bad_input_dropped_and_flowgraph_runs_on(model, payloads):

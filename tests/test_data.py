@@ -10,8 +10,10 @@ from semanticnn import data
 
 def test_fashion_mnist_splits():
     x, y = data.load_split("train")
-    assert x.shape == (60000, 28, 28) and x.dtype == np.uint8
-    assert y.shape == (60000,) and set(np.unique(y)) == set(range(10))
+    assert x.shape == (60000, 28, 28)
+    assert x.dtype == np.uint8
+    assert y.shape == (60000,)
+    assert set(np.unique(y)) == set(range(10))
     xt, yt = data.load_split("test")
     assert xt.shape == (10000, 28, 28)
     assert np.bincount(yt).tolist() == [1000] * 10

@@ -18,7 +18,7 @@ def test_loopback_awgn_compiles_and_runs(tmp_path):
     script = tmp_path / "loopback_awgn.py"
     assert script.exists()
     out_csv = tmp_path / "la.csv"
-    # Generated flowgraphs always run with the environment's Python, which sees torch.
+    # Generated flowgraphs run with the environment's Python, the one that imports torch.
     run = subprocess.run([sys.executable, str(script), "--n-images", "30", "--esn0-db", "20",
                           "--filename", str(out_csv)], capture_output=True, text=True,
                          stdin=subprocess.DEVNULL, timeout=180, cwd=tmp_path)
@@ -36,4 +36,5 @@ def test_every_block_has_a_grc_file():
         text = (grc / f"semanticnn_{name}.block.yml").read_text()
         assert "category: '[SemanticNN]'" in text
         assert f"semanticnn.{name}(" in text
-        assert "\n  value:" not in text and "    value:" not in text
+        assert "\n  value:" not in text
+        assert "    value:" not in text

@@ -31,7 +31,7 @@ def test_noiseless_loopback_matches_library(tmp_path, model, test_split):
     assert s["correct"] == sum(int(r["correct"]) for r in rows.values())
 
 
-def test_low_snr_counts_header_failures_and_scores_every_image():
+def test_low_snr_counts_header_failures():
     s = run_symbol_loopback(n_images=100, esn0_db=0.0, seed=3, timeout=300)
     assert s["scored"] == 100
     assert s["erasure_reasons"].get("header CRC", 0) > 50

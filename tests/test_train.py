@@ -38,4 +38,5 @@ def test_short_training_run(tmp_path, test_split):
     images, _ = test_split
     assert len(model.encode(images[:3])[0]) == model.payload_bytes
     meta = checkpoint.load_raw(path)["meta"]
-    assert meta["codec_epochs"] == 2 and meta["backbone_epochs"] == 1
+    assert meta["codec_epochs"] == 2
+    assert meta["backbone_epochs"] == 1
