@@ -41,11 +41,12 @@ def test_unknown_labelling_rejected():
         bits.label_table(8, "johnson")
 
 
-def test_flip_labels_counts_flips():
-    labels = torch.zeros(4, 1000, dtype=torch.long)
-    gen = torch.Generator().manual_seed(0)
-    noisy, flips = bits.flip_labels(labels, 3, torch.tensor([0.0, 0.1, 0.5, 1.0]), gen)
-    popcount = sum(((noisy >> s) & 1) for s in range(3)).sum(1)
-    assert torch.equal(popcount, flips)
-    assert flips[0] == 0
-    assert flips[3] == 3000
+def test_apply_flips_follows_transmission_order():
+    labels = torch.tensor([[0, 7]])
+    flips = torch.tensor([[True, False, False, False, False, True]])
+    assert bits.apply_flips(labels, flips, 3).tolist() == [[4, 6]]
+
+
+def test_apply_flips_rejects_wrong_mask_shape():
+    with pytest.raises(ValueError, match="flip mask"):
+        bits.apply_flips(torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 8, dtype=torch.bool), 3)

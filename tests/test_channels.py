@@ -56,3 +56,53 @@ def test_pilot_estimate_unbiased_at_moderate_ber():
     est = simulate_pilot_estimate(torch.full((200_000,), p), 64, gen)
     expected = (64 * p + 0.5) / 65
     assert est.mean().item() == pytest.approx(expected, rel=0.01)
+
+
+def run_lengths(mask: np.ndarray) -> list[int]:
+    """Lengths of the runs of True in each row of a bool matrix."""
+    lengths = []
+    for row in mask:
+        edges = np.diff(np.concatenate([[0], row.astype(int), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        lengths.extend((ends - starts).tolist())
+    return lengths
+
+
+@pytest.mark.parametrize("ber,burst", [(0.01, 4.0), (0.05, 8.0), (0.1, 16.0)])
+def test_gilbert_elliott_matches_parameters(ber, burst):
+    from semanticnn.channels import GilbertElliott
+
+    channel = GilbertElliott(mean_burst_length=burst)
+    gen = torch.Generator().manual_seed(1)
+    n, bits = 2000, 2000
+    rates = torch.full((n,), ber)
+    bad = channel.states(bits, rates, gen).numpy()
+    lengths = run_lengths(bad)
+    # Bad-state runs are geometric with mean ``burst``; runs cut by the payload
+    # edges are a small share here (payloads much longer than the bursts).
+    assert np.mean(lengths) == pytest.approx(burst, rel=0.1)
+    flips = channel.sample(bits, rates, gen).numpy()
+    p = flips.mean()
+    # Bursts correlate the flips, so allow well beyond the binomial spread.
+    assert p == pytest.approx(ber, rel=0.08)
+
+
+def test_gilbert_elliott_flips_cluster():
+    from semanticnn.channels import GilbertElliott, IndependentFlips
+
+    gen = torch.Generator().manual_seed(2)
+    rates = torch.full((500,), 0.02)
+    burst = GilbertElliott(16.0).sample(1000, rates, gen).numpy()
+    iid = IndependentFlips().sample(1000, rates, gen).numpy()
+    # Given a flip, the next bit flips far more often in a burst channel.
+    def next_flip_rate(m):
+        return (m[:, 1:] & m[:, :-1]).sum() / m[:, :-1].sum()
+    assert next_flip_rate(burst) > 0.3
+    assert next_flip_rate(iid) < 0.05
+
+
+def test_gilbert_elliott_rejects_high_ber():
+    from semanticnn.channels import GilbertElliott
+
+    with pytest.raises(ValueError, match="below bad_ber"):
+        GilbertElliott(8.0).sample(10, torch.tensor([0.6]))

@@ -2,6 +2,7 @@
 """The committed weights: accuracy, rate and the exact-bits path."""
 
 import numpy as np
+import pytest
 import torch
 
 from semanticnn.evaluate import evaluate_bit_channel
@@ -55,3 +56,25 @@ def test_ber_awareness_changes_the_output(model, test_split):
     low = model.logits(payload, [1e-4])
     high = model.logits(payload, [0.2])
     assert not torch.allclose(low, high)
+
+
+def test_monte_carlo_repeats_until_enough_wrong(model, test_split):
+    from semanticnn.evaluate import evaluate_monte_carlo
+
+    images, labels = test_split
+    r = evaluate_monte_carlo(model, images[:200], labels[:200], 0.05, target_wrong=120,
+                             max_images=2000, seed=0)
+    assert r.wrong >= 120 or r.images + 200 > 2000
+    assert r.images % 200 == 0
+    assert r.images > 200
+    low, high = r.confidence_interval()
+    assert low < r.accuracy < high
+
+
+def test_wilson_interval_known_values():
+    from semanticnn.evaluate import wilson_interval
+
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4)
+    assert high == pytest.approx(0.5962, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0

@@ -29,7 +29,8 @@ def test_short_training_run(tmp_path, test_split):
     untrained = SemanticCodec(CodecConfig())
     before = held_out_loss(untrained, backbone)
 
-    codec = train_codec(path, path, tc=CodecTrainingConfig(epochs=2), progress=False, limit=3000)
+    codec = train_codec(path, path, tc=CodecTrainingConfig(stage1_epochs=1, stage2_epochs=1, xai_images=200),
+                        progress=False, limit=3000)
     after = held_out_loss(codec, backbone)
     assert after < 0.7 * before, (before, after)
     assert (codec.quantizer.centres() - untrained.quantizer.centres()).abs().max() > 1e-3
@@ -38,5 +39,22 @@ def test_short_training_run(tmp_path, test_split):
     images, _ = test_split
     assert len(model.encode(images[:3])[0]) == model.payload_bytes
     meta = checkpoint.load_raw(path)["meta"]
-    assert meta["codec_epochs"] == 2
+    assert meta["codec_stage2_epochs"] == 1
     assert meta["backbone_epochs"] == 1
+
+
+def test_interrupted_codec_training_resumes_exactly(tmp_path):
+    backbone_path = tmp_path / "bb.pt"
+    train_backbone(backbone_path, tc=BackboneTrainingConfig(epochs=1, batch_size=128),
+                   progress=False, limit=600)
+    tc = CodecTrainingConfig(stage1_epochs=1, stage2_epochs=2, xai_images=100, batch_size=64)
+    straight = train_codec(backbone_path, tmp_path / "a.pt", tc=tc, progress=False, limit=600)
+
+    out = tmp_path / "b.pt"
+    assert train_codec(backbone_path, out, tc=tc, progress=False, limit=600, epoch_budget=2) is None
+    assert not out.exists()
+    assert (tmp_path / "b.pt.train-state").exists()
+    resumed = train_codec(backbone_path, out, tc=tc, progress=False, limit=600, resume=True)
+    assert not (tmp_path / "b.pt.train-state").exists()
+    for key, value in straight.state_dict().items():
+        assert torch.allclose(resumed.state_dict()[key], value, atol=1e-6), key

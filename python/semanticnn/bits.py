@@ -61,15 +61,15 @@ def unpack(data: bytes | np.ndarray, nbits: int | None = None) -> np.ndarray:
     return bits if nbits is None else bits[:nbits]
 
 
-def flip_labels(labels: torch.Tensor, bits_per_symbol: int, ber: torch.Tensor,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flip each bit of integer labels (B, N) independently with probability ``ber`` (B,).
+def apply_flips(labels: torch.Tensor, flips: torch.Tensor, bits_per_symbol: int) -> torch.Tensor:
+    """Flip the bits of integer labels (B, N) where the bool mask (B, N * bits_per_symbol) is set.
 
-    Returns the corrupted labels and the number of flipped bits per row.
+    The mask is in transmission order: symbol by symbol, most significant bit first.
     """
-    shape = (*labels.shape, bits_per_symbol)
-    u = torch.rand(shape, generator=generator, device=labels.device)
-    flips = (u < ber.view(-1, *([1] * (len(shape) - 1)))).long()
+    b, n = labels.shape
+    if flips.shape != (b, n * bits_per_symbol):
+        raise ValueError(f"flip mask must have shape ({b}, {n * bits_per_symbol}), "
+                         f"got {tuple(flips.shape)}")
     weights = 1 << torch.arange(bits_per_symbol - 1, -1, -1, device=labels.device)
-    mask = (flips * weights).sum(-1)
-    return labels ^ mask, flips.sum(dim=tuple(range(1, len(shape))))
+    mask = (flips.view(b, n, bits_per_symbol).long() * weights).sum(-1)
+    return labels ^ mask

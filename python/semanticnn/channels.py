@@ -1,7 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The bit channel: independent bit flips on packed payloads, and the training BER draw."""
+"""The bit channel: independent flips, Gilbert-Elliott bursts and the training BER draw.
+
+A channel draws a flip mask over a payload's bit stream, in the order the bits
+are sent (symbols in raster order, each symbol's bits most significant first),
+so that a burst hits consecutive bits as it would on the air.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -32,6 +39,82 @@ class BitFlipChannel:
         return np.packbits(self.flip_bits(bits)).tobytes()
 
 
+class IndependentFlips:
+    """Flip mask with independent flips at each sample's BER."""
+
+    name = "iid"
+
+    def sample(self, n_bits: int, ber: torch.Tensor,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return a bool mask (B, n_bits) of flipped bits for per-sample BERs ``ber`` (B,)."""
+        u = torch.rand((ber.numel(), n_bits), generator=generator)
+        return u < ber.view(-1, 1)
+
+
+class GilbertElliott:
+    """Two-state burst channel: a good state without errors and a bad state at BER 1/2.
+
+    The chain stays in the bad state for a geometric number of bits with mean
+    ``mean_burst_length``; the good-to-bad probability is set per sample so
+    that the stationary BER equals the requested ``ber``, which therefore must
+    stay below ``bad_ber`` (1/2). Each payload starts in a state drawn from the
+    stationary distribution.
+
+    Args:
+        mean_burst_length: mean length of a bad-state run, in bits (at least 1).
+        bad_ber: flip probability in the bad state.
+    """
+
+    name = "burst"
+
+    def __init__(self, mean_burst_length: float = 8.0, bad_ber: float = 0.5) -> None:
+        if mean_burst_length < 1:
+            raise ValueError(f"mean_burst_length must be at least 1 bit, got {mean_burst_length}")
+        if not 0 < bad_ber <= 1:
+            raise ValueError(f"bad_ber must be in (0, 1], got {bad_ber}")
+        self.mean_burst_length = mean_burst_length
+        self.bad_ber = bad_ber
+
+    def transition_probabilities(self, ber: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return P(good to bad) and P(bad to good) per sample for stationary BER ``ber``."""
+        pi_bad = (ber / self.bad_ber).clamp(0.0, 0.999)
+        p_bg = torch.full_like(ber, 1.0 / self.mean_burst_length)
+        p_gb = (pi_bad * p_bg / (1.0 - pi_bad)).clamp(0.0, 1.0)
+        return p_gb, p_bg
+
+    def states(self, n_bits: int, ber: torch.Tensor,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return the bool bad-state sequence (B, n_bits) of the Markov chain."""
+        if torch.any(ber >= self.bad_ber):
+            raise ValueError(f"a Gilbert-Elliott BER must stay below bad_ber={self.bad_ber}, "
+                             f"got max {ber.max().item():.3g}")
+        p_gb, p_bg = self.transition_probabilities(ber)
+        u = torch.rand((ber.numel(), n_bits), generator=generator)
+        bad = torch.empty((ber.numel(), n_bits), dtype=torch.bool)
+        state = u[:, 0] < ber / self.bad_ber
+        bad[:, 0] = state
+        for i in range(1, n_bits):
+            state = torch.where(state, u[:, i] >= p_bg, u[:, i] < p_gb)
+            bad[:, i] = state
+        return bad
+
+    def sample(self, n_bits: int, ber: torch.Tensor,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return a bool mask (B, n_bits) of flipped bits for stationary BERs ``ber`` (B,)."""
+        bad = self.states(n_bits, ber, generator)
+        u = torch.rand((ber.numel(), n_bits), generator=generator)
+        return bad & (u < self.bad_ber)
+
+
+def make_channel(name: str, mean_burst_length: float = 8.0):
+    """Return the training channel called ``iid`` or ``burst``."""
+    if name == "iid":
+        return IndependentFlips()
+    if name == "burst":
+        return GilbertElliott(mean_burst_length)
+    raise ValueError(f"channel must be 'iid' or 'burst', got {name!r}")
+
+
 def sample_training_ber(n: int, ber_min: float = 1e-4, ber_max: float = 2e-1,
                         p_zero: float = 0.1, generator: torch.Generator | None = None
                         ) -> torch.Tensor:
@@ -39,7 +122,7 @@ def sample_training_ber(n: int, ber_min: float = 1e-4, ber_max: float = 2e-1,
     if not 0.0 < ber_min < ber_max <= 0.5:
         raise ValueError(f"need 0 < ber_min < ber_max <= 0.5, got {ber_min}, {ber_max}")
     u = torch.rand(n, generator=generator)
-    log_ber = np.log10(ber_min) + u * (np.log10(ber_max) - np.log10(ber_min))
+    log_ber = math.log10(ber_min) + u * (math.log10(ber_max) - math.log10(ber_min))
     ber = torch.pow(10.0, log_ber)
     zero = torch.rand(n, generator=generator) < p_zero
     return torch.where(zero, torch.zeros_like(ber), ber)

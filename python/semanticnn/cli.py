@@ -25,11 +25,23 @@ def _add_train(sub) -> None:
     p.add_argument("--backbone", type=Path, default=None,
                    help="checkpoint whose backbone the codec stage uses (default: --out)")
     p.add_argument("--epochs", type=int, default=10, help="backbone epochs (default: 10)")
-    p.add_argument("--codec-epochs", type=int, default=4, help="codec epochs (default: 4)")
+    p.add_argument("--stage1-epochs", type=int, default=2,
+                   help="codec stage 1 (denoising reconstruction) epochs (default: 2)")
+    p.add_argument("--stage2-epochs", type=int, default=4,
+                   help="codec stage 2 (task, distillation, feature matching) epochs (default: 4)")
+    p.add_argument("--channel", choices=("iid", "burst"), default="iid",
+                   help="training channel: independent flips or Gilbert-Elliott bursts (default: iid)")
+    p.add_argument("--burst-length", type=float, default=8.0,
+                   help="mean burst length in bits of the burst channel (default: 8)")
+    p.add_argument("--no-xai", action="store_true",
+                   help="weight the feature reconstruction evenly instead of by Integrated Gradients")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted codec training from its last finished epoch")
     p.add_argument("--limit", type=int, default=0,
                    help="train on the first N training images only, for quick checks")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--device", default=None,
+                   help="torch device, e.g. cpu or cuda (default: cuda when present, else cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -43,6 +55,11 @@ def _add_evaluate(sub) -> None:
                    help="channel BERs (default: 0 1e-3 1e-2 5e-2 1e-1)")
     p.add_argument("--n-images", type=int, default=10000, help="test images (default: 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bit flips")
+    p.add_argument("--target-wrong", type=int, default=500,
+                   help="repeat passes with new channel draws until this many images are "
+                        "wrong (default: 500)")
+    p.add_argument("--max-images", type=int, default=100_000,
+                   help="cap on images scored per BER, passes included (default: 100000)")
 
 
 def _add_info(sub) -> None:
@@ -55,24 +72,29 @@ def cmd_train(args) -> int:
     from .config import BackboneConfig, CodecConfig
     from .train import BackboneTrainingConfig, CodecTrainingConfig, train_backbone, train_codec
 
+    import torch
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     start = time.monotonic()
     if args.stage in ("all", "backbone"):
         acc = train_backbone(args.out, BackboneConfig(),
                              BackboneTrainingConfig(epochs=args.epochs, seed=args.seed),
-                             device=args.device, progress=not args.no_progress, limit=args.limit)
+                             device=device, progress=not args.no_progress, limit=args.limit)
         print(f"backbone test accuracy: {acc:.4f} ({args.out})")
     if args.stage in ("all", "codec"):
         source = args.backbone or args.out
-        train_codec(source, args.out, CodecConfig(),
-                    CodecTrainingConfig(epochs=args.codec_epochs, seed=args.seed),
-                    device=args.device, progress=not args.no_progress, limit=args.limit)
+        tc = CodecTrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
+                                 channel=args.channel, burst_length=args.burst_length,
+                                 xai=not args.no_xai, seed=args.seed)
+        train_codec(source, args.out, CodecConfig(), tc, device=device,
+                    progress=not args.no_progress, limit=args.limit, resume=args.resume)
         print(f"codec trained against {source}, saved to {args.out}")
     print(f"training took {time.monotonic() - start:.0f} s")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import DEFAULT_BERS, evaluate_bit_channel
+    from .evaluate import DEFAULT_BERS, evaluate_monte_carlo
     from .pipeline import SplitInference
 
     model = SplitInference(args.checkpoint)
@@ -91,11 +113,14 @@ def cmd_evaluate(args) -> int:
           f"{frame.frame_bytes(cfg.payload_bytes)} bytes")
     print(f"clean backbone: {clean}/{len(images)} = {clean / len(images):.4f}")
     print(f"{'BER':>8} {'bit errors':>11} {'bits':>10} {'measured BER':>12} "
-          f"{'mean est. BER':>13} {'correct':>8} {'images':>7} {'accuracy':>9}")
+          f"{'mean est. BER':>13} {'correct':>8} {'images':>7} {'accuracy':>9} {'95 % CI':>17}")
     for ber in bers:
-        r = evaluate_bit_channel(model, images, labels, ber, seed=args.seed)
+        r = evaluate_monte_carlo(model, images, labels, ber, args.target_wrong, args.max_images,
+                                 seed=args.seed)
+        low, high = r.confidence_interval()
         print(f"{ber:8.0e} {r.bit_errors:11d} {r.bits:10d} {r.measured_ber:12.3e} "
-              f"{r.mean_ber_est:13.3e} {r.correct:8d} {r.images:7d} {r.accuracy:9.4f}")
+              f"{r.mean_ber_est:13.3e} {r.correct:8d} {r.images:7d} {r.accuracy:9.4f} "
+              f"[{low:.4f}, {high:.4f}]")
     return 0
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import bits as bitops
+from .channels import IndependentFlips
 from .config import CodecConfig
 from .quantizer import SoftQuantizer
 
@@ -141,8 +142,8 @@ class SemanticCodec(nn.Module):
     # Training path --------------------------------------------------------------------
 
     def forward(self, features: torch.Tensor, ber: torch.Tensor, ber_est: torch.Tensor,
-                erased: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+                erased: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                channel=None) -> tuple[torch.Tensor, dict]:
         """Encode, flip bits at ``ber`` per sample, and decode with ``ber_est``.
 
         Args:
@@ -151,15 +152,19 @@ class SemanticCodec(nn.Module):
             ber_est: the receiver's estimate given to the decoder (B,).
             erased: per-sample bool (B,); an erased sample reaches the decoder as
                 an all-zero latent with BER state log10 0.5.
+            generator: random generator of the bit flips.
+            channel: a channel from :mod:`semanticnn.channels` with a
+                ``sample(n_bits, ber, generator)`` method; None for independent flips.
         Returns:
-            The decoded features and a dict with the indices and the bit flips.
+            The decoded features and a dict with the indices and the bit flips per sample.
         """
         z = self.encoder(features)
         q, idx = self.quantizer(z)
         b = q.shape[0]
         labels = self.label_table[idx.view(b, -1)]
-        noisy_labels, flips = bitops.flip_labels(labels, self.config.bits_per_symbol,
-                                                 ber.to(z.device), generator)
+        channel = channel if channel is not None else IndependentFlips()
+        flips = channel.sample(self.config.payload_bits, ber.detach().cpu().float(), generator)
+        noisy_labels = bitops.apply_flips(labels, flips.to(z.device), self.config.bits_per_symbol)
         noisy_idx = self.index_table[noisy_labels].view_as(idx)
         centres = self.quantizer.centres()
         # The channel changes the value but passes the gradient straight through.
@@ -170,7 +175,7 @@ class SemanticCodec(nn.Module):
             received = received * keep
             state = torch.where(erased.to(z.device), torch.full_like(state, ERASED_LOG10_BER / 5.0),
                                 state)
-        return self.decoder(received, state), {"indices": idx, "bit_flips": flips}
+        return self.decoder(received, state), {"indices": idx, "bit_flips": flips.sum(1)}
 
     # Exact bits -----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,50 @@ class BitChannelResult:
         return self.correct / self.images
 
     @property
+    def wrong(self) -> int:
+        return self.images - self.correct
+
+    def confidence_interval(self, z: float = 1.96) -> tuple[float, float]:
+        """Return the Wilson score interval of the accuracy (95 % for z = 1.96)."""
+        return wilson_interval(self.correct, self.images, z)
+
+    @property
     def measured_ber(self) -> float:
         return self.bit_errors / self.bits if self.bits else 0.0
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Return the Wilson score interval for a binomial proportion."""
+    if trials <= 0:
+        raise ValueError(f"trials must be positive, got {trials}")
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def evaluate_monte_carlo(model: SplitInference, images: np.ndarray, labels: np.ndarray,
+                         ber: float, target_wrong: int = 500, max_images: int = 100_000,
+                         seed: int = 0) -> BitChannelResult:
+    """Repeat passes over the images with fresh channel draws until enough are wrong.
+
+    Stops after the pass in which ``target_wrong`` wrong images are reached, or
+    before a pass would exceed ``max_images``; at least one pass always runs.
+    """
+    if target_wrong < 0 or max_images < 1:
+        raise ValueError(f"need target_wrong >= 0 and max_images >= 1, got {target_wrong}, "
+                         f"{max_images}")
+    total = evaluate_bit_channel(model, images, labels, ber, seed=seed)
+    passes = 1
+    while total.wrong < target_wrong and total.images + len(images) <= max_images:
+        r = evaluate_bit_channel(model, images, labels, ber, seed=seed + passes)
+        est_sum = total.mean_ber_est * total.images + r.mean_ber_est * r.images
+        total = BitChannelResult(ber, total.images + r.images, total.correct + r.correct,
+                                 total.bits + r.bits, total.bit_errors + r.bit_errors,
+                                 est_sum / (total.images + r.images))
+        passes += 1
+    return total
 
 
 def evaluate_bit_channel(model: SplitInference, images: np.ndarray, labels: np.ndarray,
