@@ -106,3 +106,29 @@ def test_gilbert_elliott_rejects_high_ber():
 
     with pytest.raises(ValueError, match="below bad_ber"):
         GilbertElliott(8.0).sample(10, torch.tensor([0.6]))
+
+
+def test_symbol_replacement_matches_ber_and_hits_whole_symbols():
+    from semanticnn.channels import SymbolReplacement
+
+    gen = torch.Generator().manual_seed(4)
+    flips = SymbolReplacement(3).sample(3000, torch.full((200,), 0.05), gen).numpy()
+    assert flips.mean() == pytest.approx(0.05, rel=0.05)
+    per_symbol = flips.reshape(200, 1000, 3).sum(-1)
+    # Flips come in symbols: two or three wrong bits in one symbol are common.
+    assert (per_symbol >= 2).sum() > 0.2 * (per_symbol >= 1).sum()
+
+
+def test_gaussian_llrs_sign_and_ber():
+    from semanticnn.channels import gaussian_llrs
+
+    gen = torch.Generator().manual_seed(5)
+    bits = torch.randint(0, 2, (3, 200_000), generator=gen)
+    llrs = gaussian_llrs(bits, torch.tensor([0.0, 0.01, 0.1]), gen)
+    hard = (llrs > 0).long()
+    assert torch.equal(hard[0], bits[0])
+    assert torch.isinf(llrs[0]).all()
+    for row, ber in ((1, 0.01), (2, 0.1)):
+        assert (hard[row] != bits[row]).float().mean().item() == pytest.approx(ber, rel=0.05)
+    # Positive means bit 1: the mean LLR of ones is positive.
+    assert llrs[2][bits[2] == 1].mean() > 0

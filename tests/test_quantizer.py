@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+import pytest
 import torch
 
 from semanticnn.codec import SemanticCodec, power_normalize
@@ -60,3 +61,27 @@ def test_power_normalization_scales_with_latent_size():
         z = power_normalize(torch.randn(shape) * 5)
         per_element = z.pow(2).flatten(1).mean(1)
         assert torch.allclose(per_element, torch.ones(shape[0]), atol=1e-5)
+
+
+def test_fixed_random_centres_never_move():
+    q = SoftQuantizer(8)
+    q.freeze_random(torch.Generator().manual_seed(0))
+    before = q.centres().detach().clone()
+    assert torch.all(before[1:] > before[:-1])
+    assert list(q.parameters()) and not any(p.requires_grad for p in q.parameters())
+    out, _ = q(torch.randn(100, requires_grad=True))
+    out.sum().backward()
+    assert torch.equal(q.centres().detach(), before)
+
+
+def test_soft_input_codec_trains_encoder_and_decodes():
+    codec = SemanticCodec(CodecConfig(soft_input=True))
+    f = torch.rand(3, 32, 28, 28)
+    out, info = codec(f, torch.tensor([0.0, 0.05, 0.2]), torch.full((3,), 0.01))
+    out.mean().backward()
+    assert codec.encoder.net[0].weight.grad.abs().sum() > 0
+    assert info["bit_flips"][0] == 0
+    llrs = torch.randn(2, codec.config.payload_bits) * 4
+    assert codec.decode_llr_batch(llrs, [0.01, 0.1]).shape == (2, 32, 28, 28)
+    with pytest.raises(ValueError, match="hard bits"):
+        SemanticCodec(CodecConfig()).decode_llr_batch(llrs, [0.01, 0.1])

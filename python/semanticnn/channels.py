@@ -106,13 +106,60 @@ class GilbertElliott:
         return bad & (u < self.bad_ber)
 
 
-def make_channel(name: str, mean_burst_length: float = 8.0):
-    """Return the training channel called ``iid`` or ``burst``."""
+class SymbolReplacement:
+    """Replace whole symbols by a uniformly random centre, as the published SemanticNN code does.
+
+    A symbol is replaced with probability 2 * ``ber``; a random label differs
+    from the sent one in each bit with probability 1/2, so the BER is ``ber``.
+    Kept for ablations: a radio link flips bits, not symbols.
+
+    Args:
+        bits_per_symbol: bits of each symbol's label.
+    """
+
+    name = "symbol"
+
+    def __init__(self, bits_per_symbol: int) -> None:
+        self.bits_per_symbol = bits_per_symbol
+
+    def sample(self, n_bits: int, ber: torch.Tensor,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return a bool mask (B, n_bits) of flipped bits for per-sample BERs ``ber`` (B,)."""
+        k = self.bits_per_symbol
+        if n_bits % k:
+            raise ValueError(f"{n_bits} bits is not a whole number of {k}-bit symbols")
+        b = ber.numel()
+        replaced = torch.rand((b, n_bits // k), generator=generator) < (2 * ber).clamp(max=1).view(-1, 1)
+        random_bits = torch.rand((b, n_bits // k, k), generator=generator) < 0.5
+        return (replaced.unsqueeze(-1) & random_bits).view(b, n_bits)
+
+
+def gaussian_llrs(bits: torch.Tensor, ber: torch.Tensor,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Send 0/1 bits (B, n) as BPSK through AWGN whose hard-decision BER is ``ber`` (B,).
+
+    Bit 0 is sent as -1 and bit 1 as +1. The noise standard deviation per real
+    dimension is sigma = 1 / Q^-1(ber), so that Q(1 / sigma) = ber. Returns
+    the LLRs 2 y / sigma^2, positive meaning bit 1 (GNU Radio's convention);
+    a BER of 0 gives +-inf.
+    """
+    ber = ber.clamp(0.0, 0.4999).view(-1, 1)
+    q_inv = torch.special.ndtri(1.0 - ber.clamp_min(1e-12))
+    sigma = torch.where(ber > 0, 1.0 / q_inv, torch.zeros_like(ber))
+    symbols = 2.0 * bits.float() - 1.0
+    y = symbols + sigma * torch.randn(bits.shape, generator=generator)
+    return torch.where(sigma > 0, 2.0 * y / sigma.clamp_min(1e-12) ** 2, symbols * float("inf"))
+
+
+def make_channel(name: str, mean_burst_length: float = 8.0, bits_per_symbol: int = 3):
+    """Return the training channel called ``iid``, ``burst`` or ``symbol``."""
     if name == "iid":
         return IndependentFlips()
     if name == "burst":
         return GilbertElliott(mean_burst_length)
-    raise ValueError(f"channel must be 'iid' or 'burst', got {name!r}")
+    if name == "symbol":
+        return SymbolReplacement(bits_per_symbol)
+    raise ValueError(f"channel must be 'iid', 'burst' or 'symbol', got {name!r}")
 
 
 def sample_training_ber(n: int, ber_min: float = 1e-4, ber_max: float = 2e-1,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import bits as bitops
-from .channels import IndependentFlips
+from .channels import IndependentFlips, gaussian_llrs
 from .config import CodecConfig
 from .quantizer import SoftQuantizer
 
@@ -74,7 +74,11 @@ class ChannelGate(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Edge-side BER-aware decoder from received centre values to split features.
+    """Edge-side BER-aware decoder from received symbols to split features.
+
+    The input is the received centre value of every symbol, or with
+    ``soft_input`` the soft bits tanh(LLR / 2) of every symbol's label, its
+    bits stacked as channels (C * log2(L), H, W).
 
     Each stage is followed by a :class:`ChannelGate` conditioned on the BER state
     ``log10(max(ber_est, ber_floor)) / 5`` (an erased payload gets log10 0.5).
@@ -84,7 +88,8 @@ class Decoder(nn.Module):
         super().__init__()
         c = config
         d = c.decoder_channels
-        self.inp = nn.Sequential(nn.Conv2d(c.latent_channels, d, 3, 1, 1), nn.PReLU(d))
+        in_channels = c.latent_channels * (c.bits_per_symbol if c.soft_input else 1)
+        self.inp = nn.Sequential(nn.Conv2d(in_channels, d, 3, 1, 1), nn.PReLU(d))
         self.refine = nn.Sequential(nn.Conv2d(d, d, 3, 1, 1, bias=False), nn.BatchNorm2d(d),
                                     nn.PReLU(d), nn.Conv2d(d, d, 3, 1, 1, bias=False),
                                     nn.BatchNorm2d(d))
@@ -162,13 +167,16 @@ class SemanticCodec(nn.Module):
         q, idx = self.quantizer(z)
         b = q.shape[0]
         labels = self.label_table[idx.view(b, -1)]
-        channel = channel if channel is not None else IndependentFlips()
-        flips = channel.sample(self.config.payload_bits, ber.detach().cpu().float(), generator)
-        noisy_labels = bitops.apply_flips(labels, flips.to(z.device), self.config.bits_per_symbol)
-        noisy_idx = self.index_table[noisy_labels].view_as(idx)
-        centres = self.quantizer.centres()
-        # The channel changes the value but passes the gradient straight through.
-        received = q + (centres[noisy_idx] - q).detach()
+        if self.config.soft_input:
+            received, flips = self._soft_received(z, labels, ber, generator)
+        else:
+            channel = channel if channel is not None else IndependentFlips()
+            flips = channel.sample(self.config.payload_bits, ber.detach().cpu().float(), generator)
+            noisy_labels = bitops.apply_flips(labels, flips.to(z.device), self.config.bits_per_symbol)
+            noisy_idx = self.index_table[noisy_labels].view_as(idx)
+            centres = self.quantizer.centres()
+            # The channel changes the value but passes the gradient straight through.
+            received = q + (centres[noisy_idx] - q).detach()
         state = self.ber_state(ber_est.to(z.device))
         if erased is not None:
             keep = (~erased.to(z.device)).float().view(-1, 1, 1, 1)
@@ -176,6 +184,33 @@ class SemanticCodec(nn.Module):
             state = torch.where(erased.to(z.device), torch.full_like(state, ERASED_LOG10_BER / 5.0),
                                 state)
         return self.decoder(received, state), {"indices": idx, "bit_flips": flips.sum(1)}
+
+    def _label_signs(self) -> torch.Tensor:
+        """Return +-1 for every bit of every centre's label, shape (L, k), MSB first."""
+        k = self.config.bits_per_symbol
+        shifts = torch.arange(k - 1, -1, -1, device=self.label_table.device)
+        return 2.0 * ((self.label_table[:, None] >> shifts) & 1).float() - 1.0
+
+    def _soft_received(self, z: torch.Tensor, labels: torch.Tensor, ber: torch.Tensor,
+                       generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Send the label bits through the Gaussian LLR channel; return soft bits and flips."""
+        k = self.config.bits_per_symbol
+        b = labels.shape[0]
+        shifts = torch.arange(k - 1, -1, -1, device=labels.device)
+        bits = ((labels[..., None] >> shifts) & 1).view(b, -1)
+        llrs = gaussian_llrs(bits.cpu(), ber.detach().cpu().float(), generator).to(z.device)
+        flips = (llrs > 0).cpu() != bits.bool().cpu()
+        soft = torch.tanh(llrs / 2).view(b, *self.config.latent_shape, k)
+        # The soft bits' gradient is that of the expected bit sign under the
+        # quantizer's soft assignment, so the encoder still learns.
+        expected = self.quantizer.assignment(z) @ self._label_signs()
+        soft = expected + (soft - expected).detach()
+        return self._stack_bits(soft), flips
+
+    def _stack_bits(self, soft: torch.Tensor) -> torch.Tensor:
+        """Map soft bits (B, C, H, W, k) to decoder input channels (B, C * k, H, W)."""
+        b, c, h, w, k = soft.shape
+        return soft.permute(0, 1, 4, 2, 3).reshape(b, c * k, h, w)
 
     # Exact bits -----------------------------------------------------------------------
 
@@ -228,14 +263,54 @@ class SemanticCodec(nn.Module):
         if torch.isnan(ber_est).any() or (ber_est < 0).any():
             raise ValueError(f"BER estimates must be non-negative numbers, got {ber_est.tolist()}")
         erased = torch.tensor([p is None for p in payloads])
-        latent = torch.zeros(len(payloads), *self.config.latent_shape)
         present = [p for p in payloads if p is not None]
+        if self.config.soft_input:
+            llrs = torch.zeros(len(payloads), self.config.payload_bits)
+            if present:
+                bits = self._payload_bits(present)
+                llrs[~erased] = torch.where(torch.from_numpy(bits) > 0, float("inf"), float("-inf"))
+            return self.decode_llr_batch(llrs, ber_est, erased)
+        latent = torch.zeros(len(payloads), *self.config.latent_shape)
         if present:
             latent[~erased] = self.payload_to_latent(present)
         state = self.ber_state(ber_est)
         state[erased] = ERASED_LOG10_BER / 5.0
         device = next(self.parameters()).device
         return self.decoder(latent.to(device), state.to(device))
+
+    @torch.no_grad()
+    def decode_llr_batch(self, llrs: torch.Tensor, ber_est,
+                         erased: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode per-bit LLRs (B, payload_bits), positive meaning bit 1, into split features.
+
+        Only a codec trained with ``soft_input`` takes LLRs; erased rows
+        (bool mask) are answered from no payload.
+        """
+        if not self.config.soft_input:
+            raise ValueError("this codec was trained on hard bits (soft_input=False); decode "
+                             "hard payloads with decode_batch")
+        b = llrs.shape[0]
+        if tuple(llrs.shape) != (b, self.config.payload_bits):
+            raise ValueError(f"LLRs must have shape (B, {self.config.payload_bits}), got "
+                             f"{tuple(llrs.shape)}")
+        ber_est = torch.as_tensor(ber_est, dtype=torch.float32).reshape(-1)
+        soft = torch.tanh(llrs.float() / 2).view(b, *self.config.latent_shape,
+                                                 self.config.bits_per_symbol)
+        inputs = self._stack_bits(soft)
+        state = self.ber_state(ber_est)
+        if erased is not None:
+            inputs[erased] = 0.0
+            state[erased] = ERASED_LOG10_BER / 5.0
+        device = next(self.parameters()).device
+        return self.decoder(inputs.to(device), state.to(device))
+
+    def _payload_bits(self, payloads: list[bytes]) -> np.ndarray:
+        n = self.config.payload_bytes
+        for i, p in enumerate(payloads):
+            if len(p) != n:
+                raise ValueError(f"payload {i} has {len(p)} bytes, the codec expects {n}")
+        raw = np.frombuffer(b"".join(bytes(p) for p in payloads), dtype=np.uint8)
+        return np.unpackbits(raw.reshape(len(payloads), n), axis=1)[:, :self.config.payload_bits]
 
     def decode(self, payload: bytes | None, ber_est: float) -> torch.Tensor:
         """Decode one payload (None for an erasure) into split features (1, C, H, W)."""

@@ -57,6 +57,8 @@ class CodecConfig:
         hidden_channels: channels of the encoder's hidden layer.
         decoder_channels: channels of the BER-aware decoder's hidden layers.
         ber_floor: smallest BER the decoder is told, so that log10 is finite.
+        soft_input: the decoder takes per-bit soft values (LLRs) instead of
+            hard bits mapped to centres.
     """
 
     codec_id: int = 1
@@ -70,6 +72,7 @@ class CodecConfig:
     hidden_channels: int = 16
     decoder_channels: int = 64
     ber_floor: float = 1e-5
+    soft_input: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.codec_id <= 255:

@@ -79,29 +79,45 @@ def evaluate_monte_carlo(model: SplitInference, images: np.ndarray, labels: np.n
 
 
 def evaluate_bit_channel(model: SplitInference, images: np.ndarray, labels: np.ndarray,
-                         ber: float, seed: int = 0, batch_size: int = 500) -> BitChannelResult:
-    """Send every image's payload through independent bit flips at ``ber`` and score it.
+                         ber: float, seed: int = 0, batch_size: int = 500,
+                         channel: str = "iid", burst_length: float = 8.0) -> BitChannelResult:
+    """Send every image's payload through the bit channel at ``ber`` and score it.
 
-    The decoder is given the pilot estimator's report for the same channel:
-    the errors in 64 pilot bits flipped at ``ber``.
+    ``channel`` is ``iid`` (independent flips) or ``burst`` (Gilbert-Elliott
+    with ``burst_length``). A codec trained on soft values gets LLRs from BPSK
+    through AWGN with the same hard-decision BER instead. The decoder is given
+    the pilot estimator's report for the same channel: the errors in 64 pilot
+    bits at ``ber``.
     """
+    from .channels import gaussian_llrs, make_channel
+
     rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    bit_channel = make_channel(channel, burst_length, model.config.bits_per_symbol)
+    nbits = model.config.payload_bits
     correct = bit_errors = bits = 0
     ber_ests: list[float] = []
     for i in range(0, len(images), batch_size):
         payloads = model.encode(images[i:i + batch_size])
-        raw = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(len(payloads), -1)
-        sent = np.unpackbits(raw, axis=1)
-        # Only the codec's bits are flipped; padding bits of the last byte carry nothing.
-        nbits = model.config.payload_bits
-        flips = np.zeros_like(sent)
-        flips[:, :nbits] = rng.random((len(payloads), nbits)) < ber
-        received = np.packbits(sent ^ flips, axis=1)
-        pilot_errors = rng.binomial(N_PILOT_BITS, ber, size=len(payloads))
-        est = pilot_ber_estimate(pilot_errors, N_PILOT_BITS)
-        preds = model.predict([r.tobytes() for r in received], torch.from_numpy(est).float())
+        n = len(payloads)
+        raw = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(n, -1)
+        sent = np.unpackbits(raw, axis=1)[:, :nbits]
+        pilot_errors = rng.binomial(N_PILOT_BITS, ber, size=n)
+        est = torch.from_numpy(pilot_ber_estimate(pilot_errors, N_PILOT_BITS)).float()
+        rates = torch.full((n,), float(ber))
+        if model.config.soft_input:
+            llrs = gaussian_llrs(torch.from_numpy(sent), rates, gen)
+            flips = ((llrs > 0).numpy().astype(np.uint8) != sent)
+            with torch.no_grad():
+                logits = model.backbone.tail(model.codec.decode_llr_batch(llrs, est))
+            preds = logits.argmax(1).numpy()
+        else:
+            flips = bit_channel.sample(nbits, rates, gen).numpy()
+            # Padding bits of the last byte carry nothing and stay as sent.
+            received = np.packbits(sent ^ flips, axis=1)
+            preds = model.predict([r.tobytes() for r in received], est)
         correct += int((preds == labels[i:i + batch_size]).sum())
         bit_errors += int(flips.sum())
-        bits += flips.shape[0] * nbits
+        bits += n * nbits
         ber_ests.extend(est.tolist())
     return BitChannelResult(ber, len(images), correct, bits, bit_errors, float(np.mean(ber_ests)))

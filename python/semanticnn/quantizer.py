@@ -48,6 +48,25 @@ class SoftQuantizer(nn.Module):
         c = self.centres().detach()
         return (c[1:] + c[:-1]) / 2
 
+    def assignment(self, z: torch.Tensor) -> torch.Tensor:
+        """Return the soft assignment (..., L) of every element to the centres."""
+        dist = (z.unsqueeze(-1) - self.centres()) ** 2
+        return torch.softmax(-self.sigma * dist, dim=-1)
+
+    def freeze_random(self, generator: torch.Generator | None = None) -> None:
+        """Redraw the centres at random and stop them from learning.
+
+        This reproduces the published SemanticNN code's quantizer, whose random
+        centres never receive a gradient, for ablations.
+        """
+        with torch.no_grad():
+            draws = torch.sort(torch.randn(self.levels, generator=generator) * 1.5).values
+            gaps = (draws[1:] - draws[:-1]).clamp_min(1e-3)
+            self.first.copy_(draws[0])
+            self.raw_gaps.copy_(gaps.expm1().log())
+        self.first.requires_grad_(False)
+        self.raw_gaps.requires_grad_(False)
+
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Quantize ``z``; return the straight-through values and the indices."""
         c = self.centres()

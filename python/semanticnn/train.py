@@ -125,9 +125,12 @@ class CodecTrainingConfig:
     distillation loss from the clean logits at ``temperature``, plus
     ``feature_weight`` times the weighted feature-matching term.
 
-    The decoder's BER input is what the receiver's pilot estimator would report
-    for the drawn channel BER; with ``ber_aware`` False it is always
-    ``fixed_ber_est`` instead (an ablation).
+    The decoder's BER input (``ber_input``) is by default what the receiver's
+    pilot estimator would report for the drawn channel BER (``estimate``). The
+    ablations give it the exact channel BER (``exact``, as the published code
+    gives the exact SNR) or always ``fixed_ber_est`` (``fixed``, no BER
+    awareness). ``centres`` ``fixed_random`` freezes random centres, as in the
+    published code; ``channel`` ``symbol`` replaces whole symbols, as it does.
     """
 
     stage1_epochs: int = 2
@@ -147,8 +150,9 @@ class CodecTrainingConfig:
     ber_max: float = 2e-1
     p_zero_ber: float = 0.1
     p_erased: float = 0.02
-    ber_aware: bool = True
+    ber_input: str = "estimate"
     fixed_ber_est: float = 1e-2
+    centres: str = "learned"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -158,6 +162,10 @@ class CodecTrainingConfig:
         if self.channel == "burst" and self.ber_max >= 0.5:
             raise ValueError(f"the burst channel needs ber_max below 0.5, got {self.ber_max}")
         make_channel(self.channel, self.burst_length)
+        if self.ber_input not in ("estimate", "exact", "fixed"):
+            raise ValueError(f"ber_input must be 'estimate', 'exact' or 'fixed', got {self.ber_input!r}")
+        if self.centres not in ("learned", "fixed_random"):
+            raise ValueError(f"centres must be 'learned' or 'fixed_random', got {self.centres!r}")
 
 
 def codec_loss(codec: SemanticCodec, backbone: Backbone, clean: torch.Tensor, labels: torch.Tensor,
@@ -237,8 +245,10 @@ def train_codec(backbone_checkpoint: Path, out: Path, config: CodecConfig = Code
     for p in backbone.parameters():
         p.requires_grad_(False)
     codec = SemanticCodec(config).to(device)
+    if tc.centres == "fixed_random":
+        codec.quantizer.freeze_random(gen)
     x_train, y_train = _training_set(limit)
-    channel = make_channel(tc.channel, tc.burst_length)
+    channel = make_channel(tc.channel, tc.burst_length, config.bits_per_symbol)
     start = time.monotonic()
 
     class_weights = None
@@ -292,8 +302,10 @@ def train_codec(backbone_checkpoint: Path, out: Path, config: CodecConfig = Code
                 with torch.no_grad():
                     clean = backbone.head(xb)
                 ber = sample_training_ber(n, tc.ber_min, tc.ber_max, tc.p_zero_ber, gen)
-                if tc.ber_aware:
+                if tc.ber_input == "estimate":
                     ber_est = simulate_pilot_estimate(ber, N_PILOT_BITS, gen)
+                elif tc.ber_input == "exact":
+                    ber_est = ber.clone()
                 else:
                     ber_est = torch.full_like(ber, tc.fixed_ber_est)
                 erased = torch.rand(n, generator=gen) < tc.p_erased
@@ -325,7 +337,8 @@ def train_codec(backbone_checkpoint: Path, out: Path, config: CodecConfig = Code
     meta = dict(payload.get("meta", {}))
     meta.update({"codec_seed": tc.seed, "codec_stage1_epochs": tc.stage1_epochs,
                  "codec_stage2_epochs": tc.stage2_epochs, "codec_channel": tc.channel,
-                 "codec_xai": tc.xai, "codec_ber_aware": tc.ber_aware,
+                 "codec_xai": tc.xai, "codec_ber_input": tc.ber_input,
+                 "codec_centres": tc.centres,
                  "codec_train_seconds": round(time.monotonic() - start)})
     checkpoint.save(out, backbone.cpu(), bconfig, codec, config, meta=meta)
     spath.unlink(missing_ok=True)
