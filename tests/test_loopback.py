@@ -32,10 +32,10 @@ def test_noiseless_loopback_matches_library(tmp_path, model, test_split):
 
 
 def test_low_snr_counts_header_failures():
-    s = run_symbol_loopback(n_images=100, esn0_db=0.0, seed=3, timeout=300)
+    s = run_symbol_loopback(n_images=100, esn0_db=-4.0, seed=3, timeout=300)
     assert s["scored"] == 100
     assert s["erasure_reasons"].get("header CRC", 0) > 50
     assert s["erased"] == s["erasure_reasons"]["header CRC"]
     assert s["deframer"]["frames"] == 100
     channel_ber = s["deframer"]["known_bit_errors"] / s["deframer"]["known_bits"]
-    assert 0.05 < channel_ber < 0.11
+    assert 0.16 < channel_ber < 0.21

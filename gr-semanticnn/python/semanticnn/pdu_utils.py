@@ -27,6 +27,8 @@ KEY_PRED = pmt.intern("pred")
 KEY_ACCESS_CODE_ERRORS = pmt.intern("access_code_errors")
 KEY_ACCOUNTED = pmt.intern("accounted")
 KEY_DONE = pmt.intern("done")
+# Matches a header sent to a gr-fec block with the frame it belongs to.
+KEY_BURST_ID = pmt.intern("burst_id")
 
 
 def make_pdu(meta: dict, vector: np.ndarray | bytes) -> pmt.pmt_base:
