@@ -42,8 +42,9 @@ VARIANTS = {
                   {"centres": "fixed_random", "channel": "symbol", "ber_input": "exact",
                    "stage1_epochs": 0, "stage2_epochs": 3, "xai": False}, ("iid",)),
 }
-RATES = {f"rate_c{c}_l{levels}": (c, levels) for c, levels in
-         ((1, 8), (2, 4), (2, 16), (4, 8))}
+# Rate sweep: latent channels C, centres L and the sent central crop (0 = whole 7x7 grid).
+RATES = {f"rate_c{c}_l{levels}" + (f"_crop{crop}" if crop else ""): (c, levels, crop)
+         for c, levels, crop in ((1, 8, 0), (2, 4, 0), (2, 16, 0), (4, 8, 0), (2, 8, 5), (4, 8, 5))}
 
 
 def parse_args(argv=None):
@@ -57,6 +58,10 @@ def parse_args(argv=None):
     p.add_argument("--markdown", type=Path, default=None,
                    help="write the result tables as Markdown to this file and exit")
     return p.parse_args(argv)
+
+
+def rate_label(c: int, levels: int, crop: int) -> str:
+    return f"C={c}, L={levels}" + (f", central {crop}x{crop} sent" if crop else "")
 
 
 def done_rows(path: Path) -> list[dict]:
@@ -80,8 +85,9 @@ def main(argv=None) -> int:
     base = CodecTrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
                                xai_images=1000)
     plan = {name: v for name, v in VARIANTS.items()}
-    plan.update({name: (f"C={c}, L={levels}", {"latent_channels": c, "levels": levels}, {}, ("iid",))
-                 for name, (c, levels) in RATES.items()})
+    plan.update({name: (rate_label(c, levels, crop),
+                        {"latent_channels": c, "levels": levels, "crop": crop}, {}, ("iid",))
+                 for name, (c, levels, crop) in RATES.items()})
     if args.only:
         unknown = sorted(set(args.only) - set(plan))
         if unknown:
@@ -121,7 +127,8 @@ def main(argv=None) -> int:
 def render(rows: list[dict], args) -> str:
     """Return the ablation and rate tables as Markdown."""
     plan = dict(VARIANTS)
-    plan.update({name: (f"C={c}, L={levels}", {}, {}, ()) for name, (c, levels) in RATES.items()})
+    plan.update({name: (rate_label(c, levels, crop), {}, {}, ())
+                 for name, (c, levels, crop) in RATES.items()})
     table = {}
     for r in rows:
         table.setdefault((r["variant"], r["test_channel"]), {})[float(r["ber"])] = r

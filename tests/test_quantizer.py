@@ -85,3 +85,28 @@ def test_soft_input_codec_trains_encoder_and_decodes():
     assert codec.decode_llr_batch(llrs, [0.01, 0.1]).shape == (2, 32, 28, 28)
     with pytest.raises(ValueError, match="hard bits"):
         SemanticCodec(CodecConfig()).decode_llr_batch(llrs, [0.01, 0.1])
+
+
+@pytest.mark.parametrize("soft_input", [False, True])
+def test_spatial_crop_sends_centre_and_refills(soft_input):
+    config = CodecConfig(crop=5, soft_input=soft_input)
+    assert config.sent_shape == (2, 5, 5)
+    assert config.payload_bits == 2 * 5 * 5 * 3
+    codec = SemanticCodec(config).eval()
+    f = torch.rand(2, 32, 28, 28)
+    payloads = codec.encode_batch(f)
+    assert [len(p) for p in payloads] == [config.payload_bytes] * 2
+    full_idx = codec.quantizer.indices(codec.encoder(f))
+    assert torch.equal(codec.encode_indices(f), full_idx[:, :, 1:6, 1:6])
+    assert codec.decode_batch(payloads, [0.01, 0.01]).shape == (2, 32, 28, 28)
+    out, _ = codec.train()(f, torch.zeros(2), torch.full((2,), 0.01))
+    assert out.shape == (2, 32, 28, 28)
+    if not soft_input:
+        latent = codec.payload_to_latent(payloads)
+        assert torch.all(latent[:, :, 0, :] == 0)
+        assert torch.all(latent[:, :, 1:6, 1:6] != 0)
+
+
+def test_crop_larger_than_grid_rejected():
+    with pytest.raises(ValueError, match="crop"):
+        CodecConfig(crop=8)

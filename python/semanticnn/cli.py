@@ -133,7 +133,8 @@ def cmd_info(args) -> int:
     print(f"checkpoint: {path}")
     print(f"sha256: {checkpoint.file_sha256(path)}")
     print(f"codec id: {cfg.codec_id}")
-    print(f"latent: {'x'.join(map(str, cfg.latent_shape))} symbols, L = {cfg.levels} centres "
+    crop = f", central {cfg.crop}x{cfg.crop} sent" if cfg.crop else ""
+    print(f"latent: {'x'.join(map(str, cfg.latent_shape))} symbols{crop}, L = {cfg.levels} centres "
           f"({cfg.bits_per_symbol} bits each), {cfg.labelling} labelling")
     print(f"centres: {', '.join(f'{c:.4f}' for c in codec.quantizer.centres().tolist())}")
     print(f"payload: {cfg.payload_bits} bits = {cfg.payload_bytes} bytes per image")

@@ -163,10 +163,10 @@ class SemanticCodec(nn.Module):
         Returns:
             The decoded features and a dict with the indices and the bit flips per sample.
         """
-        z = self.encoder(features)
+        z = self.crop(self.encoder(features))
         q, idx = self.quantizer(z)
         b = q.shape[0]
-        labels = self.label_table[idx.view(b, -1)]
+        labels = self.label_table[idx.reshape(b, -1)]
         if self.config.soft_input:
             received, flips = self._soft_received(z, labels, ber, generator)
         else:
@@ -177,6 +177,7 @@ class SemanticCodec(nn.Module):
             centres = self.quantizer.centres()
             # The channel changes the value but passes the gradient straight through.
             received = q + (centres[noisy_idx] - q).detach()
+        received = self.uncrop(received)
         state = self.ber_state(ber_est.to(z.device))
         if erased is not None:
             keep = (~erased.to(z.device)).float().view(-1, 1, 1, 1)
@@ -200,12 +201,32 @@ class SemanticCodec(nn.Module):
         bits = ((labels[..., None] >> shifts) & 1).view(b, -1)
         llrs = gaussian_llrs(bits.cpu(), ber.detach().cpu().float(), generator).to(z.device)
         flips = (llrs > 0).cpu() != bits.bool().cpu()
-        soft = torch.tanh(llrs / 2).view(b, *self.config.latent_shape, k)
+        soft = torch.tanh(llrs / 2).view(b, *self.config.sent_shape, k)
         # The soft bits' gradient is that of the expected bit sign under the
         # quantizer's soft assignment, so the encoder still learns.
         expected = self.quantizer.assignment(z) @ self._label_signs()
         soft = expected + (soft - expected).detach()
         return self._stack_bits(soft), flips
+
+    def crop(self, latent: torch.Tensor) -> torch.Tensor:
+        """Return the sent part (B, C, crop, crop) of a latent grid; the whole grid without crop."""
+        k = self.config.crop
+        if not k:
+            return latent
+        top = (latent.shape[-2] - k) // 2
+        left = (latent.shape[-1] - k) // 2
+        return latent[..., top:top + k, left:left + k]
+
+    def uncrop(self, sent: torch.Tensor) -> torch.Tensor:
+        """Place the sent part back into an all-zero latent grid for the decoder."""
+        if not self.config.crop:
+            return sent
+        _, h, w = self.config.latent_shape
+        full = sent.new_zeros(*sent.shape[:-2], h, w)
+        k = self.config.crop
+        top, left = (h - k) // 2, (w - k) // 2
+        full[..., top:top + k, left:left + k] = sent
+        return full
 
     def _stack_bits(self, soft: torch.Tensor) -> torch.Tensor:
         """Map soft bits (B, C, H, W, k) to decoder input channels (B, C * k, H, W)."""
@@ -217,7 +238,7 @@ class SemanticCodec(nn.Module):
     @torch.no_grad()
     def encode_indices(self, features: torch.Tensor) -> torch.Tensor:
         """Return the centre indices (B, C', H', W') of split features (B, C, H, W)."""
-        return self.quantizer.indices(self.encoder(features))
+        return self.quantizer.indices(self.crop(self.encoder(features)))
 
     @torch.no_grad()
     def encode_batch(self, features: torch.Tensor) -> list[bytes]:
@@ -248,8 +269,9 @@ class SemanticCodec(nn.Module):
         idx = bitops.bits_to_indices(bits, self.config.bits_per_symbol,
                                      self.index_table.cpu().numpy())
         centres = self.quantizer.centres().detach()
-        return centres[torch.from_numpy(idx).to(centres.device)].view(len(payloads),
-                                                                      *self.config.latent_shape)
+        sent = centres[torch.from_numpy(idx).to(centres.device)].view(len(payloads),
+                                                                      *self.config.sent_shape)
+        return self.uncrop(sent)
 
     @torch.no_grad()
     def decode_batch(self, payloads: list[bytes], ber_est) -> torch.Tensor:
@@ -294,9 +316,9 @@ class SemanticCodec(nn.Module):
             raise ValueError(f"LLRs must have shape (B, {self.config.payload_bits}), got "
                              f"{tuple(llrs.shape)}")
         ber_est = torch.as_tensor(ber_est, dtype=torch.float32).reshape(-1)
-        soft = torch.tanh(llrs.float() / 2).view(b, *self.config.latent_shape,
+        soft = torch.tanh(llrs.float() / 2).view(b, *self.config.sent_shape,
                                                  self.config.bits_per_symbol)
-        inputs = self._stack_bits(soft)
+        inputs = self.uncrop(self._stack_bits(soft))
         state = self.ber_state(ber_est)
         if erased is not None:
             inputs[erased] = 0.0

@@ -59,6 +59,9 @@ class CodecConfig:
         ber_floor: smallest BER the decoder is told, so that log10 is finite.
         soft_input: the decoder takes per-bit soft values (LLRs) instead of
             hard bits mapped to centres.
+        crop: side of the central square of the latent grid that is sent, a
+            rate knob; the decoder refills the rest from zeros. 0 sends the
+            whole grid.
     """
 
     codec_id: int = 1
@@ -73,6 +76,7 @@ class CodecConfig:
     decoder_channels: int = 64
     ber_floor: float = 1e-5
     soft_input: bool = False
+    crop: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.codec_id <= 255:
@@ -86,6 +90,9 @@ class CodecConfig:
         if self.height % self.stride or self.width % self.stride:
             raise ValueError(f"feature size {self.height}x{self.width} is not divisible by "
                              f"stride {self.stride}")
+        side = min(self.height, self.width) // self.stride
+        if not 0 <= self.crop <= side:
+            raise ValueError(f"crop must be 0 (whole grid) to {side}, got {self.crop}")
         if not 0.0 < self.ber_floor < 0.5:
             raise ValueError(f"ber_floor must be in (0, 0.5), got {self.ber_floor}")
 
@@ -98,8 +105,14 @@ class CodecConfig:
         return (self.latent_channels, self.height // self.stride, self.width // self.stride)
 
     @property
-    def num_symbols(self) -> int:
+    def sent_shape(self) -> tuple[int, int, int]:
+        """Shape of the part of the latent that is sent: the crop, or the whole grid."""
         c, h, w = self.latent_shape
+        return (c, self.crop, self.crop) if self.crop else (c, h, w)
+
+    @property
+    def num_symbols(self) -> int:
+        c, h, w = self.sent_shape
         return c * h * w
 
     @property
