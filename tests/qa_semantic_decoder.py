@@ -13,7 +13,7 @@ def payloads(model, test_split):
 
 
 def test_prediction_matches_library(model, payloads):
-    blk = semantic_decoder()
+    blk = semantic_decoder(max_batch=1)
     bers = [0.5 / 65, 0.01, 0.05, 0.1, 0.2, 0.3]
     inputs = [("in", pdu({"seq": i, "ber_est": b, "codec_id": 1}, p))
               for i, (p, b) in enumerate(zip(payloads, bers))]
@@ -27,14 +27,14 @@ def test_prediction_matches_library(model, payloads):
 
 
 def test_erasure_answered_from_no_payload(model):
-    out = run_block(semantic_decoder(), [("in", pdu({"erased": True, "ber_est": 0.5,
+    out = run_block(semantic_decoder(max_batch=1), [("in", pdu({"erased": True, "ber_est": 0.5,
                                                      "reason": "header CRC"}, b""))], ["out"])["out"]
     assert meta(out[0])["pred"] == int(model.predict([None], [0.5])[0])
     assert meta(out[0])["erased"] is True
 
 
 def test_codec_mismatch_is_erasure(model, payloads):
-    out = run_block(semantic_decoder(), [("in", pdu({"seq": 1, "ber_est": 0.01, "codec_id": 99},
+    out = run_block(semantic_decoder(max_batch=1), [("in", pdu({"seq": 1, "ber_est": 0.01, "codec_id": 99},
                                                     payloads[0]))], ["out"])["out"]
     m = meta(out[0])
     assert m["erased"] is True
@@ -43,7 +43,7 @@ def test_codec_mismatch_is_erasure(model, payloads):
 
 
 def test_bad_input_dropped_and_flowgraph_runs_on(model, payloads):
-    blk = semantic_decoder()
+    blk = semantic_decoder(max_batch=1)
     inputs = [("in", pmt.intern("junk")),
               ("in", pdu({"seq": 1}, payloads[1])),
               ("in", pdu({"seq": 2, "ber_est": 0.01}, b"")),
@@ -55,3 +55,23 @@ def test_bad_input_dropped_and_flowgraph_runs_on(model, payloads):
     assert meta(out[0])["pred"] == int(model.predict([payloads[5]], [0.01])[0])
     assert blk.drop_counts() == {"wrong PMT type": 1, "missing ber_est": 2, "empty payload": 1,
                                  "wrong payload length": 1}
+
+
+def test_batches_fill_or_time_out(model, payloads):
+    from grutil import run_hier
+
+    blk = semantic_decoder(max_batch=4, max_wait=0.2)
+    inputs = [pdu({"seq": i, "ber_est": 0.01}, p) for i, p in enumerate(payloads)]
+    out = run_hier(blk, inputs, 6)
+    # Six bursts with batches of at most four: one full batch, then one flushed by the timer.
+    assert [meta(m)["seq"] for m in out] == list(range(6))
+    assert blk.batches == 2
+    expected = model.predict(payloads, [0.01] * 6)
+    assert [meta(m)["pred"] for m in out] == expected.tolist()
+
+
+def test_invalid_batch_settings():
+    with pytest.raises(ValueError, match="max_batch"):
+        semantic_decoder(max_batch=0)
+    with pytest.raises(ValueError, match="max_wait"):
+        semantic_decoder(max_wait=-1.0)

@@ -12,15 +12,16 @@ from semanticnn.ber_estimator import pilot_ber_estimate
 def test_noiseless_loopback_matches_library(tmp_path, model, test_split):
     images, labels = test_split
     path = tmp_path / "images.csv"
-    s = run_symbol_loopback(n_images=200, esn0_db=None, filename=str(path), timeout=300)
+    s = run_symbol_loopback(n_images=200, esn0_db=None, filename=str(path), timeout=300,
+                            max_batch=1)
     assert (s["images"], s["scored"], s["erased"], s["lost"]) == (200, 200, 0, 0)
     assert s["bit_errors"] == 0
     assert s["bits"] == 200 * 8 * model.payload_bytes
     assert s["drops"] == {}
     rows = {int(r["seq"]): r for r in csv.DictReader(path.open())}
     assert sorted(rows) == list(range(200))
-    # The flowgraph decodes one burst at a time with the estimate for zero pilot
-    # errors, so each prediction must equal the library's at batch size 1.
+    # With batches of one the flowgraph decodes each burst with the estimate for
+    # zero pilot errors, so each prediction must equal the library's at batch size 1.
     ber_est = pilot_ber_estimate(0, 64)
     for seq in range(200):
         payload = model.encode(images[seq])[0]
@@ -39,3 +40,12 @@ def test_low_snr_counts_header_failures():
     assert s["deframer"]["frames"] == 100
     channel_ber = s["deframer"]["known_bit_errors"] / s["deframer"]["known_bits"]
     assert 0.16 < channel_ber < 0.21
+
+
+def test_batched_decoder_scores_every_image(model, test_split):
+    images, labels = test_split
+    s = run_symbol_loopback(n_images=300, esn0_db=None, timeout=300, max_batch=32, max_wait=0.05)
+    assert s["scored"] == 300
+    assert s["erased"] == 0
+    expected = model.predict(model.encode(images[:300]), [0.5 / 65] * 300)
+    assert abs(s["correct"] - int((expected == labels[:300]).sum())) <= 2

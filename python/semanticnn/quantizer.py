@@ -42,7 +42,7 @@ class SoftQuantizer(nn.Module):
 
     def indices(self, z: torch.Tensor) -> torch.Tensor:
         """Return the index of the nearest centre for every element of ``z``."""
-        return torch.bucketize(z, self._midpoints())
+        return torch.bucketize(z.contiguous(), self._midpoints())
 
     def _midpoints(self) -> torch.Tensor:
         c = self.centres().detach()
