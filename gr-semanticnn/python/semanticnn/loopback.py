@@ -68,6 +68,9 @@ class loopback_symbol(gr.top_block):
             ("ber_estimator", self.ber_estimator), ("decoder", self.decoder),
             ("accuracy_sink", self.sink)) if blk.drop_counts()}
         s["deframer"] = self.deframer.stats()
+        s["encode_seconds"] = self.encoder.encode_seconds
+        s["decode_seconds"] = self.decoder.decode_seconds
+        s["decoder_batches"] = self.decoder.batches
         return s
 
 

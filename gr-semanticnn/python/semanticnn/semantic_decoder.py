@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import pmt
 from gnuradio import gr
@@ -54,6 +55,8 @@ class semantic_decoder(gr.basic_block):
         self.decoded = 0
         self.erasures = 0
         self.batches = 0
+        # Wall-clock seconds spent in PyTorch decoding, for throughput profiles.
+        self.decode_seconds = 0.0
         # Waiting bursts: (metadata, vector, payload or None for an erasure, ber_est).
         self._pending: list[tuple[pmt.pmt_base, pmt.pmt_base, bytes | None, float]] = []
         self._lock = threading.Lock()
@@ -90,7 +93,9 @@ class semantic_decoder(gr.basic_block):
                 self._timer = None
             if not batch:
                 return
+            start = time.perf_counter()
             preds = self.model.predict([p for _, _, p, _ in batch], [b for _, _, _, b in batch])
+            self.decode_seconds += time.perf_counter() - start
             self.batches += 1
             for (meta, vector, _, _), pred in zip(batch, preds):
                 self.message_port_pub(PORT_OUT, pmt.cons(

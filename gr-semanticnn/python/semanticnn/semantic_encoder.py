@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pmt
 from gnuradio import gr
@@ -32,6 +34,8 @@ class semantic_encoder(gr.basic_block):
         self.codec_id = self.model.config.codec_id
         self.n_pixels = int(np.prod(self.model.image_shape))
         self.drops = DropCounter(self.logger)
+        # Wall-clock seconds spent in PyTorch encoding, for throughput profiles.
+        self.encode_seconds = 0.0
         self.message_port_register_in(PORT_IN)
         self.message_port_register_out(PORT_OUT)
         self.message_port_register_out(PORT_SENT)
@@ -55,7 +59,9 @@ class semantic_encoder(gr.basic_block):
                             f"{self.n_pixels} ({self.model.image_shape[0]}x{self.model.image_shape[1]})")
             return
         image = np.frombuffer(pixels, dtype=np.uint8).reshape(self.model.image_shape)
+        start = time.perf_counter()
         payload = self.model.encode(image)[0]
+        self.encode_seconds += time.perf_counter() - start
         out = make_pdu({"seq": seq, "codec_id": self.codec_id}, payload)
         self.message_port_pub(PORT_OUT, out)
         self.message_port_pub(PORT_SENT, out)
