@@ -55,6 +55,10 @@ def _add_evaluate(sub) -> None:
                    help="channel BERs (default: 0 1e-3 1e-2 5e-2 1e-1)")
     p.add_argument("--n-images", type=int, default=10000, help="test images (default: 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bit flips")
+    p.add_argument("--channel", choices=("iid", "burst"), default="iid",
+                   help="independent flips or Gilbert-Elliott bursts (default: iid)")
+    p.add_argument("--burst-length", type=float, default=8.0,
+                   help="mean burst length in bits of the burst channel (default: 8)")
     p.add_argument("--target-wrong", type=int, default=500,
                    help="repeat passes with new channel draws until this many images are "
                         "wrong (default: 500)")
@@ -116,7 +120,8 @@ def cmd_evaluate(args) -> int:
           f"{'mean est. BER':>13} {'correct':>8} {'images':>7} {'accuracy':>9} {'95 % CI':>17}")
     for ber in bers:
         r = evaluate_monte_carlo(model, images, labels, ber, args.target_wrong, args.max_images,
-                                 seed=args.seed)
+                                 seed=args.seed, channel=args.channel,
+                                 burst_length=args.burst_length)
         low, high = r.confidence_interval()
         print(f"{ber:8.0e} {r.bit_errors:11d} {r.bits:10d} {r.measured_ber:12.3e} "
               f"{r.mean_ber_est:13.3e} {r.correct:8d} {r.images:7d} {r.accuracy:9.4f} "

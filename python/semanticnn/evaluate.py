@@ -57,7 +57,8 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
 
 def evaluate_monte_carlo(model: SplitInference, images: np.ndarray, labels: np.ndarray,
                          ber: float, target_wrong: int = 500, max_images: int = 100_000,
-                         seed: int = 0) -> BitChannelResult:
+                         seed: int = 0, channel: str = "iid",
+                         burst_length: float = 8.0) -> BitChannelResult:
     """Repeat passes over the images with fresh channel draws until enough are wrong.
 
     Stops after the pass in which ``target_wrong`` wrong images are reached, or
@@ -66,10 +67,12 @@ def evaluate_monte_carlo(model: SplitInference, images: np.ndarray, labels: np.n
     if target_wrong < 0 or max_images < 1:
         raise ValueError(f"need target_wrong >= 0 and max_images >= 1, got {target_wrong}, "
                          f"{max_images}")
-    total = evaluate_bit_channel(model, images, labels, ber, seed=seed)
+    total = evaluate_bit_channel(model, images, labels, ber, seed=seed, channel=channel,
+                                 burst_length=burst_length)
     passes = 1
     while total.wrong < target_wrong and total.images + len(images) <= max_images:
-        r = evaluate_bit_channel(model, images, labels, ber, seed=seed + passes)
+        r = evaluate_bit_channel(model, images, labels, ber, seed=seed + passes,
+                                 channel=channel, burst_length=burst_length)
         est_sum = total.mean_ber_est * total.images + r.mean_ber_est * r.images
         total = BitChannelResult(ber, total.images + r.images, total.correct + r.correct,
                                  total.bits + r.bits, total.bit_errors + r.bit_errors,
