@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from gnuradio.semanticnn import esn0_to_noise_amplitude, symbol_channel
+from gnuradio.semanticnn import constellation_points, esn0_to_noise_amplitude, symbol_channel
 
 from grutil import f32, pdu, run_hier
 
@@ -31,10 +31,34 @@ def test_noise_amplitude_convention():
         esn0_to_noise_amplitude(float("nan"))
 
 
-@pytest.mark.parametrize("esn0_db", [0.0, 4.0])
-def test_measured_ber_matches_bpsk_theory(esn0_db):
+def test_constellations_have_unit_energy():
+    for modulation, size in (("bpsk", 2), ("qpsk", 4)):
+        points = constellation_points(modulation)
+        assert points.size == size
+        assert np.mean(np.abs(points) ** 2) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="modulation"):
+        constellation_points("8psk")
+
+
+def test_qpsk_noiseless_soft_bits_and_symbol_energy():
+    frames = random_frames(10, seed=3)
+    out = run_hier(symbol_channel(None, modulation="qpsk"), [pdu({}, f) for f in frames], 10)
+    for f, msg in zip(frames, out):
+        soft = f32(msg)
+        bits = np.unpackbits(np.frombuffer(f, np.uint8))
+        np.testing.assert_allclose(soft, 2.0 * bits - 1.0, atol=1e-6)
+        # Soft values are sqrt(2) times each axis, so each symbol's energy is
+        # (soft_I^2 + soft_Q^2) / 2 = 1.
+        energy = (soft[0::2] ** 2 + soft[1::2] ** 2) / 2
+        assert energy.mean() == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("modulation,esn0_db", [("bpsk", 0.0), ("bpsk", 4.0), ("qpsk", 4.0),
+                                                ("qpsk", 8.0)])
+def test_measured_ber_matches_theory(modulation, esn0_db):
     frames = random_frames(400, seed=int(esn0_db) + 1)
-    out = run_hier(symbol_channel(esn0_db, seed=7), [pdu({}, f) for f in frames], 400)
+    out = run_hier(symbol_channel(esn0_db, seed=7, modulation=modulation),
+                   [pdu({}, f) for f in frames], 400)
     errors = bits = 0
     noise_power = []
     for f, msg in zip(frames, out):
@@ -43,8 +67,12 @@ def test_measured_ber_matches_bpsk_theory(esn0_db):
         errors += int(np.count_nonzero((soft > 0).astype(np.uint8) != sent))
         bits += sent.size
         noise_power.append(np.mean((soft - (2.0 * sent - 1.0)) ** 2))
-    theory = 0.5 * math.erfc(math.sqrt(10 ** (esn0_db / 10)))
+    # Es/N0 per complex symbol: BPSK 0.5 erfc(sqrt(Es/N0)), Gray QPSK 0.5 erfc(sqrt(Es/(2 N0))).
+    snr = 10 ** (esn0_db / 10) / (1 if modulation == "bpsk" else 2)
+    theory = 0.5 * math.erfc(math.sqrt(snr))
     measured = errors / bits
     assert abs(measured - theory) / theory < 0.10, (measured, theory, errors, bits)
-    # The real part carries N0 / 2 of the complex noise power N0.
-    assert np.mean(noise_power) == pytest.approx(10 ** (-esn0_db / 10) / 2, rel=0.03)
+    # Each soft value carries the noise of one real dimension, N0 / 2, scaled
+    # by sqrt(2) for QPSK.
+    expected_var = 10 ** (-esn0_db / 10) / 2 * (1 if modulation == "bpsk" else 2)
+    assert np.mean(noise_power) == pytest.approx(expected_var, rel=0.03)

@@ -49,3 +49,11 @@ def test_batched_decoder_scores_every_image(model, test_split):
     assert s["erased"] == 0
     expected = model.predict(model.encode(images[:300]), [0.5 / 65] * 300)
     assert abs(s["correct"] - int((expected == labels[:300]).sum())) <= 2
+
+
+def test_qpsk_noiseless_loopback_is_error_free():
+    s = run_symbol_loopback(n_images=50, esn0_db=None, modulation="qpsk", timeout=300)
+    assert s["scored"] == 50
+    assert s["erased"] == 0
+    assert s["bit_errors"] == 0
+    assert s["bits"] > 0

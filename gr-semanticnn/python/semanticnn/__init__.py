@@ -9,10 +9,11 @@ from .image_source import image_source
 from .loopback import loopback_symbol, run_symbol_loopback
 from .semantic_decoder import semantic_decoder
 from .semantic_encoder import semantic_encoder
-from .symbol_channel import symbol_channel, esn0_to_noise_amplitude
+from .symbol_channel import constellation_points, esn0_to_noise_amplitude, symbol_channel
 
 __all__ = [
-    "accuracy_sink", "ber_estimator", "deframer", "esn0_to_noise_amplitude", "framer",
+    "accuracy_sink", "ber_estimator", "constellation_points", "deframer",
+    "esn0_to_noise_amplitude", "framer",
     "image_source", "loopback_symbol", "run_symbol_loopback", "semantic_decoder",
     "semantic_encoder", "symbol_channel",
 ]
