@@ -35,11 +35,20 @@ COLUMNS = ("esn0_db", "theory_ber", "known_bit_errors", "known_bits", "channel_b
            "clean_accuracy", "bit_channel_accuracy", "seconds")
 
 
-def theory_ber(esn0_db: float | None, modulation: str = "bpsk") -> float:
-    """BPSK 0.5 erfc(sqrt(Es/N0)) or Gray QPSK 0.5 erfc(sqrt(Es/(2 N0))), Es/N0 per complex symbol."""
+def theory_ber(esn0_db: float | None, modulation: str = "bpsk", fading: str = "none") -> float:
+    """Theoretical BER at Es/N0 per complex symbol (the mean Es/N0 under fading).
+
+    AWGN: BPSK 0.5 erfc(sqrt(Es/N0)), Gray QPSK 0.5 erfc(sqrt(Es/(2 N0))).
+    Rayleigh block fading: 0.5 (1 - sqrt(g / (1 + g))) with g the per-bit SNR
+    of the same modulation. Rician fading has no closed form here: NaN.
+    """
     if esn0_db is None:
         return 0.0
     snr = 10 ** (esn0_db / 10) / (1 if modulation == "bpsk" else 2)
+    if fading == "rayleigh_block":
+        return 0.5 * (1 - math.sqrt(snr / (1 + snr)))
+    if fading != "none":
+        return float("nan")
     return 0.5 * math.erfc(math.sqrt(snr))
 
 
@@ -49,6 +58,8 @@ def parse_args(argv=None):
                    help="Es/N0 points in dB, per complex symbol (default: -4 to 8 in 2 dB steps)")
     p.add_argument("--modulation", choices=("bpsk", "qpsk"), default="bpsk",
                    help="symbol-mode modulation (default: bpsk)")
+    p.add_argument("--fading", choices=("none", "rayleigh_block", "rician_block"), default="none",
+                   help="block fading, one gain per burst; Es/N0 is then the mean (default: none)")
     p.add_argument("--no-noiseless", action="store_true", help="skip the run without noise")
     p.add_argument("--n-images", type=int, default=1000, help="test images per point (default: 1000)")
     p.add_argument("--checkpoint", default="", help="checkpoint (default: the packaged weights)")
@@ -77,7 +88,7 @@ def main(argv=None) -> int:
     run_info = {
         "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": f"GNU Radio symbol mode: {args.modulation.upper()}, 1 sample per symbol, "
-                "AWGN from analog.noise_source_c",
+                "AWGN from analog.noise_source_c, fading " + args.fading,
         "snr_convention": "Es/N0 per complex symbol, unit symbol energy",
         "n_images": args.n_images, "first_test_image": 0,
         "noise_seeds": {("none" if p is None else f"{p:g}"): args.seed + i
@@ -110,14 +121,14 @@ def main(argv=None) -> int:
             tag = "none" if esn0 is None else f"{esn0:g}dB"
             s = run_symbol_loopback(n_images=args.n_images, esn0_db=esn0,
                                     checkpoint=args.checkpoint, seed=args.seed + i,
-                                    modulation=args.modulation,
+                                    modulation=args.modulation, fading=args.fading,
                                     filename=str(out / f"images_esn0_{tag}.csv"))
             dstats = s["deframer"]
             channel_ber = dstats["known_bit_errors"] / max(dstats["known_bits"], 1)
             ref = evaluate_bit_channel(model, images, labels, channel_ber, seed=0)
             row = {
                 "esn0_db": "none" if esn0 is None else esn0,
-                "theory_ber": theory_ber(esn0, args.modulation),
+                "theory_ber": theory_ber(esn0, args.modulation, args.fading),
                 "known_bit_errors": dstats["known_bit_errors"], "known_bits": dstats["known_bits"],
                 "channel_ber": channel_ber,
                 "payload_bit_errors": s["bit_errors"], "payload_bits": s["bits"],
@@ -141,7 +152,7 @@ def main(argv=None) -> int:
             if s["drops"]:
                 print(f"       dropped input: {s['drops']}")
 
-    plot(rows, out / "loopback.png", cfg.payload_bytes, args.modulation)
+    plot(rows, out / "loopback.png", cfg.payload_bytes, args.modulation, args.fading)
     print("channel BER: errors in the access code and pilot bits of every frame; payload BER: "
           "payload bits of frames whose header passed; 'bit ch.': the bit channel at the "
           "measured channel BER on the same images")
@@ -149,7 +160,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def plot(rows: list[dict], path: Path, payload_bytes: int, modulation: str) -> None:
+def plot(rows: list[dict], path: Path, payload_bytes: int, modulation: str, fading: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -158,8 +169,8 @@ def plot(rows: list[dict], path: Path, payload_bytes: int, modulation: str) -> N
     snr = np.array([r["esn0_db"] for r in noisy], dtype=float)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     fine = np.linspace(snr.min(), snr.max(), 100)
-    ax1.semilogy(fine, [theory_ber(x, modulation) for x in fine], "k-",
-                 label=f"{modulation.upper()} theory")
+    ax1.semilogy(fine, [theory_ber(x, modulation, fading) for x in fine], "k-",
+                 label=f"{modulation.upper()} theory" + ("" if fading == "none" else f", {fading}"))
     ax1.semilogy(snr, [max(r["channel_ber"], 1e-7) for r in noisy], "o", label="measured (known bits)")
     ax1.semilogy(snr, [r["mean_ber_est"] for r in noisy], "s--", label="mean pilot estimate")
     ax1.set_xlabel("Es/N0 [dB]")
@@ -175,7 +186,8 @@ def plot(rows: list[dict], path: Path, payload_bytes: int, modulation: str) -> N
     ax2.set_ylim(0, 1)
     ax2.grid(True, alpha=0.3)
     ax2.legend(loc="lower right")
-    fig.suptitle(f"SemanticNN over {modulation.upper()}/AWGN symbol mode, "
+    channel = "AWGN" if fading == "none" else f"AWGN, {fading}"
+    fig.suptitle(f"SemanticNN over {modulation.upper()} ({channel}) symbol mode, "
                  f"{payload_bytes}-byte payload")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -76,3 +76,59 @@ def test_measured_ber_matches_theory(modulation, esn0_db):
     # by sqrt(2) for QPSK.
     expected_var = 10 ** (-esn0_db / 10) / 2 * (1 if modulation == "bpsk" else 2)
     assert np.mean(noise_power) == pytest.approx(expected_var, rel=0.03)
+
+
+def rayleigh_ber(esn0_db: float, modulation: str) -> float:
+    """Mean BER over Rayleigh block fading with E|h|^2 = 1, Es/N0 per complex symbol."""
+    gamma = 10 ** (esn0_db / 10) / (1 if modulation == "bpsk" else 2)
+    return 0.5 * (1 - math.sqrt(gamma / (1 + gamma)))
+
+
+def frame_like(n, seed):
+    """Random frames that carry the real access code and pilots, which the gain estimator uses."""
+    from semanticnn import frame as fr
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(n):
+        bits = rng.integers(0, 2, 8 * fr.frame_bytes(37), dtype=np.uint8)
+        bits[:64] = fr.ACCESS_CODE_BITS
+        bits[fr.PILOT_START:fr.PILOT_START + 64] = fr.PILOT_BITS
+        frames.append(np.packbits(bits).tobytes())
+    return frames
+
+
+@pytest.mark.parametrize("modulation,esn0_db", [("bpsk", 0.0), ("bpsk", 10.0), ("bpsk", 20.0),
+                                                ("qpsk", 10.0)])
+def test_block_rayleigh_ber_within_1_db_of_theory(modulation, esn0_db):
+    frames = frame_like(3000, seed=int(esn0_db) + 11)
+    channel = symbol_channel(esn0_db, seed=5, modulation=modulation, fading="rayleigh_block")
+    out = run_hier(channel, [pdu({}, f) for f in frames], len(frames))
+    errors = bits = 0
+    for f, msg in zip(frames, out):
+        sent = np.unpackbits(np.frombuffer(f, np.uint8))
+        errors += int(np.count_nonzero((f32(msg) > 0).astype(np.uint8) != sent))
+        bits += sent.size
+    measured = errors / bits
+    assert rayleigh_ber(esn0_db + 1.0, modulation) < measured < rayleigh_ber(esn0_db - 1.0, modulation)
+
+
+def test_block_gains_have_unit_mean_power():
+    frames = frame_like(2000, seed=1)
+    channel = symbol_channel(60.0, seed=9, fading="rayleigh_block")
+    run_hier(channel, [pdu({}, f) for f in frames], len(frames))
+    gains = np.array(channel.demap.gains)
+    assert gains.size == 2000
+    assert np.mean(np.abs(gains) ** 2) == pytest.approx(1.0, rel=0.08)
+    # Independent per burst: neighbouring gains are uncorrelated.
+    assert abs(np.corrcoef(np.abs(gains[:-1]), np.abs(gains[1:]))[0, 1]) < 0.1
+
+
+def test_rician_gain_has_strong_line_of_sight():
+    frames = frame_like(1000, seed=2)
+    channel = symbol_channel(60.0, seed=3, fading="rician_block", rician_k=10.0)
+    run_hier(channel, [pdu({}, f) for f in frames], len(frames))
+    power = np.abs(np.array(channel.demap.gains)) ** 2
+    assert power.mean() == pytest.approx(1.0, rel=0.05)
+    # K = 10 leaves far fewer deep fades than Rayleigh's P(|h|^2 < 0.1) = 9.5 %.
+    assert np.mean(power < 0.1) < 0.01

@@ -35,17 +35,19 @@ class loopback_symbol(gr.top_block):
         max_batch: most bursts the decoder decodes together.
         max_wait: most seconds a burst waits for its decoder batch to fill.
         modulation: ``bpsk`` or ``qpsk`` in the symbol-mode channel.
+        fading: ``none``, ``rayleigh_block`` or ``rician_block``.
+        rician_k: Rician K factor (linear) of ``rician_block``.
     """
 
     def __init__(self, n_images: int = 1000, esn0_db: float | None = None, checkpoint: str = "",
                  seed: int = 0, filename: str = "", start_index: int = 0, window: int = 64,
                  drain_timeout: float = 5.0, max_batch: int = 16, max_wait: float = 0.005,
-                 modulation: str = "bpsk") -> None:
+                 modulation: str = "bpsk", fading: str = "none", rician_k: float = 4.0) -> None:
         gr.top_block.__init__(self, "SemanticNN symbol-mode loopback")
         self.source = image_source(n_images, start_index, "test", window)
         self.encoder = semantic_encoder(checkpoint)
         self.framer = framer(self.encoder.codec_id)
-        self.channel = symbol_channel(esn0_db, seed, modulation)
+        self.channel = symbol_channel(esn0_db, seed, modulation, fading, rician_k)
         self.deframer = deframer(self.encoder.model.payload_bytes)
         self.ber_estimator = ber_estimator()
         self.decoder = semantic_decoder(checkpoint, max_batch=max_batch, max_wait=max_wait)

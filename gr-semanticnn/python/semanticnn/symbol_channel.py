@@ -9,6 +9,8 @@ import numpy as np
 import pmt
 from gnuradio import analog, blocks, digital, gr, pdu
 
+from semanticnn import frame
+
 LENGTH_TAG = "packet_len"
 
 
@@ -46,24 +48,97 @@ def constellation_points(modulation: str) -> np.ndarray:
     return points / np.sqrt(np.mean(np.abs(points) ** 2))
 
 
+FADINGS = ("none", "rayleigh_block", "rician_block")
+
+
+def map_bits(bits: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map 0/1 bits to constellation symbols, log2(len(points)) bits per symbol, MSB first."""
+    k = int(np.log2(points.size))
+    groups = bits.reshape(-1, k).astype(np.int64)
+    return points[(groups * (1 << np.arange(k - 1, -1, -1))).sum(1)]
+
+
+def draw_block_gain(rng: np.random.Generator, fading: str, rician_k: float) -> complex:
+    """Draw one burst's complex gain with E|h|^2 = 1: Rayleigh CN(0, 1) or Rician with factor K."""
+    scatter = (rng.standard_normal() + 1j * rng.standard_normal()) / np.sqrt(2)
+    if fading == "rayleigh_block":
+        return complex(scatter)
+    if fading == "rician_block":
+        los = np.exp(2j * np.pi * rng.random())
+        return complex(np.sqrt(rician_k / (rician_k + 1)) * los + np.sqrt(1 / (rician_k + 1)) * scatter)
+    return 1.0 + 0.0j
+
+
+class burst_mapper(gr.basic_block):
+    """Map a frame (u8vector PDU) to constellation symbols times one complex gain per burst.
+
+    The gain is 1 without fading; block fading draws an independent Rayleigh
+    or Rician gain for each burst from a seeded generator.
+    """
+
+    def __init__(self, modulation: str = "bpsk", fading: str = "none", rician_k: float = 4.0,
+                 seed: int = 0) -> None:
+        gr.basic_block.__init__(self, name="semanticnn_burst_mapper", in_sig=None, out_sig=None)
+        if fading not in FADINGS:
+            raise ValueError(f"fading must be one of {FADINGS}, got {fading!r}")
+        if rician_k < 0:
+            raise ValueError(f"rician_k must be non-negative, got {rician_k}")
+        self.points = constellation_points(modulation)
+        self.fading = fading
+        self.rician_k = rician_k
+        self.rng = np.random.default_rng(seed)
+        self.message_port_register_in(pmt.intern("in"))
+        self.message_port_register_out(pmt.intern("out"))
+        self.set_msg_handler(pmt.intern("in"), self._handle)
+
+    def _handle(self, msg: pmt.pmt_base) -> None:
+        frame = np.asarray(pmt.u8vector_elements(pmt.cdr(msg)), dtype=np.uint8)
+        symbols = map_bits(np.unpackbits(frame), self.points)
+        symbols = (symbols * draw_block_gain(self.rng, self.fading, self.rician_k)).astype(np.complex64)
+        self.message_port_pub(pmt.intern("out"),
+                              pmt.cons(pmt.car(msg), pmt.init_c32vector(symbols.size, symbols)))
+
+
 class soft_bits(gr.basic_block):
     """Turn received symbols (c32vector PDU) into one soft value per bit (f32vector PDU).
 
     BPSK gives Re(y). QPSK gives sqrt(2) Im(y) for the first bit of each symbol
     and sqrt(2) Re(y) for the second, so both modulations deliver +-1 for a
     noiseless bit, positive meaning bit 1.
+
+    With ``estimate_gain`` the burst's complex gain h is estimated by least
+    squares from the symbols of the frame's access code and pilot block, whose
+    bits are known, and y is replaced by conj(h) y: the phase is corrected and
+    each soft value keeps the burst's reliability |h|^2.
     """
 
-    def __init__(self, modulation: str = "bpsk") -> None:
+    def __init__(self, modulation: str = "bpsk", estimate_gain: bool = False) -> None:
         gr.basic_block.__init__(self, name="semanticnn_soft_bits", in_sig=None, out_sig=None)
-        constellation_points(modulation)
+        self.points = constellation_points(modulation)
         self.modulation = modulation
+        self.estimate_gain = estimate_gain
+        self.gains: list[complex] = []
         self.message_port_register_in(pmt.intern("in"))
         self.message_port_register_out(pmt.intern("out"))
         self.set_msg_handler(pmt.intern("in"), self._handle)
 
+    def _known_symbols(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return symbol indices and symbols of the access code and the pilot block."""
+        k = int(np.log2(self.points.size))
+        ac = frame.ACCESS_CODE_BITS
+        pilots = frame.PILOT_BITS
+        index = np.concatenate([np.arange(ac.size // k),
+                                frame.PILOT_START // k + np.arange(pilots.size // k)])
+        return index, np.concatenate([map_bits(ac, self.points), map_bits(pilots, self.points)])
+
     def _handle(self, msg: pmt.pmt_base) -> None:
         y = np.asarray(pmt.c32vector_elements(pmt.cdr(msg)), dtype=np.complex64)
+        if self.estimate_gain:
+            index, known = self._known_symbols()
+            if index[-1] < y.size:
+                gain = np.vdot(known, y[index]) / np.vdot(known, known).real
+                self.gains.append(complex(gain))
+                y = (np.conj(gain) * y).astype(np.complex64)
         if self.modulation == "bpsk":
             soft = y.real.astype(np.float32)
         else:
@@ -75,40 +150,43 @@ class soft_bits(gr.basic_block):
 
 
 class symbol_channel(gr.hier_block2):
-    """Map frame bytes to BPSK or QPSK at unit Es, add AWGN, return soft bits.
+    """Map frame bytes to BPSK or QPSK at unit Es, optionally fade each burst, add AWGN.
 
     BPSK sends bit 0 as -1 and bit 1 as +1; QPSK uses GNU Radio's Gray-mapped
     QPSK constellation scaled to unit mean energy, two bits per symbol, most
-    significant first. Message input ``in``: a frame as a u8vector PDU.
-    Message output ``out``: one float per bit (see :class:`soft_bits`),
-    positive meaning bit 1. No pulse shaping, resampling or synchronization,
-    so the receiver takes frame boundaries from the length tags (a
-    simulation shortcut).
+    significant first. Block fading multiplies each burst by one Rayleigh or
+    Rician gain with E|h|^2 = 1, so Es/N0 is the mean over bursts, and the
+    receiver side estimates each burst's gain from its access code and pilots.
+    Message input ``in``: a frame as a u8vector PDU. Message output ``out``:
+    one float per bit (see :class:`soft_bits`), positive meaning bit 1. No
+    pulse shaping, resampling or synchronization, so the receiver takes frame
+    boundaries from the length tags (a simulation shortcut).
 
     Args:
         esn0_db: Es/N0 per complex symbol in dB; None or +inf for no noise.
-        seed: seed of the noise source.
+        seed: seed of the noise source and of the fading gains.
         modulation: ``bpsk`` or ``qpsk``.
+        fading: ``none``, ``rayleigh_block`` or ``rician_block``.
+        rician_k: Rician K factor (linear) of ``rician_block``.
     """
 
-    def __init__(self, esn0_db: float | None = 10.0, seed: int = 0, modulation: str = "bpsk") -> None:
+    def __init__(self, esn0_db: float | None = 10.0, seed: int = 0, modulation: str = "bpsk",
+                 fading: str = "none", rician_k: float = 4.0) -> None:
         gr.hier_block2.__init__(self, "semanticnn_symbol_channel",
                                 gr.io_signature(0, 0, 0), gr.io_signature(0, 0, 0))
         self.message_port_register_hier_in("in")
         self.message_port_register_hier_out("out")
-        points = constellation_points(modulation)
-        bits_per_symbol = int(np.log2(points.size))
 
-        self.to_stream = pdu.pdu_to_tagged_stream(gr.types.byte_t, LENGTH_TAG)
-        self.unpack = blocks.repack_bits_bb(8, bits_per_symbol, LENGTH_TAG, False, gr.GR_MSB_FIRST)
-        self.modulate = digital.chunks_to_symbols_bc(points.tolist())
+        self.mapper = burst_mapper(modulation, fading, rician_k, seed)
+        self.to_stream = pdu.pdu_to_tagged_stream(gr.types.complex_t, LENGTH_TAG)
         self.noise = analog.noise_source_c(analog.GR_GAUSSIAN, esn0_to_noise_amplitude(esn0_db), seed)
         self.add = blocks.add_cc()
         self.to_pdu = pdu.tagged_stream_to_pdu(gr.types.complex_t, LENGTH_TAG)
-        self.demap = soft_bits(modulation)
+        self.demap = soft_bits(modulation, estimate_gain=fading != "none")
 
-        self.msg_connect(self, "in", self.to_stream, "pdus")
-        self.connect(self.to_stream, self.unpack, self.modulate, (self.add, 0))
+        self.msg_connect(self, "in", self.mapper, "in")
+        self.msg_connect(self.mapper, "out", self.to_stream, "pdus")
+        self.connect(self.to_stream, (self.add, 0))
         self.connect(self.noise, (self.add, 1))
         self.connect(self.add, self.to_pdu)
         self.msg_connect(self.to_pdu, "pdus", self.demap, "in")
