@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Throughput of the symbol-mode loopback: images per second and where the time goes.
 
-Runs the whole flowgraph (source, encoder, framer with header FEC, BPSK/AWGN
-channel, deframer with Viterbi, BER estimator, decoder, sink) once per decoder
-batch size and prints images per second and the share of wall time spent in
-PyTorch encoding and decoding. The rest is GNU Radio's message passing, the
-Python blocks and the DSP blocks together.
+The script runs the whole flowgraph once per decoder batch size: source,
+encoder, framer with header FEC, BPSK/AWGN channel, deframer with Viterbi,
+BER estimator, decoder and sink. It prints images per second and the share of
+wall time spent in PyTorch encoding and decoding. The rest is GNU Radio's
+message passing, the Python blocks and the DSP blocks together; the blocks
+run in parallel threads, so the shares can add up to more than 100 %.
 """
 
 from __future__ import annotations

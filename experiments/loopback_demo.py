@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The main job: Fashion-MNIST test images over the GNU Radio symbol-mode loopback.
 
-For each Es/N0 the script runs the whole flowgraph (image source, SemanticNN
-encoder, framer, BPSK through AWGN, deframer, pilot BER estimator, BER-aware
-decoder, accuracy sink) and prints one table row: theoretical and measured
-BER, the mean BER estimate, header failures, erased images and accuracy, with
-the clean backbone and the bit channel at the measured BER as references.
-The table goes to CSV, the curves to PNG, and the run's seeds, checkpoint hash
-and versions to JSON, all under --out.
+For each Es/N0 the script runs the whole flowgraph: image source, SemanticNN
+encoder, framer, BPSK or QPSK through AWGN (optionally with block fading),
+deframer, pilot BER estimator, BER-aware decoder and accuracy sink. It prints
+one table row per point with theoretical and measured BER, the mean BER
+estimate, header failures, erased images and accuracy. The clean backbone and
+the bit channel at the measured BER are the references. The table goes to
+CSV, the curves to PNG, and the run's seeds, checkpoint hash and versions to
+JSON, all under --out.
 """
 
 from __future__ import annotations
