@@ -76,7 +76,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     results = args.out / "ablations.csv"
     if args.markdown:
-        args.markdown.write_text(render(done_rows(results), args))
+        rows = done_rows(results)
+        args.markdown.write_text(render(rows, args))
+        plot_rate_curve(rows, args.markdown.with_name("rate_curve.png"))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     finished = {r["variant"] for r in done_rows(results)}
@@ -122,6 +124,36 @@ def main(argv=None) -> int:
                     f.flush()
             print(f"{name}: trained in {seconds} s, evaluated on {', '.join(channels)}", flush=True)
     return 0
+
+
+def plot_rate_curve(rows: list[dict], path: Path) -> None:
+    """Plot accuracy against payload bytes at BER 0 and 1e-2 for the rate variants and full."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["full"] + list(RATES)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for ber, marker in ((0.0, "o"), (0.01, "s")):
+        points = sorted((int(r["payload_bytes"]), 100 * float(r["accuracy"]), r["variant"])
+                        for r in rows if r["variant"] in names and r["test_channel"] == "iid"
+                        and float(r["ber"]) == ber)
+        if not points:
+            continue
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker, ls="none",
+                label=f"BER {ber:g}")
+        for size, acc, name in points:
+            if ber == 0.0:
+                ax.annotate(name.replace("rate_", ""), (size, acc), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("payload bytes per image")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    ax.set_title("Fashion-MNIST: accuracy against rate (reduced training budget)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def render(rows: list[dict], args) -> str:

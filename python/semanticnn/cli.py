@@ -33,6 +33,13 @@ def _add_train(sub) -> None:
                    help="training channel: independent flips or Gilbert-Elliott bursts (default: iid)")
     p.add_argument("--burst-length", type=float, default=8.0,
                    help="mean burst length in bits of the burst channel (default: 8)")
+    p.add_argument("--ber-min", type=float, default=1e-4,
+                   help="smallest nonzero training BER; BERs are log-uniform (default: 1e-4)")
+    p.add_argument("--ber-max", type=float, default=2e-1, help="largest training BER (default: 0.2)")
+    p.add_argument("--p-zero-ber", type=float, default=0.1,
+                   help="share of training samples sent without errors (default: 0.1)")
+    p.add_argument("--p-erased", type=float, default=0.02,
+                   help="share of training samples erased whole (default: 0.02)")
     p.add_argument("--no-xai", action="store_true",
                    help="weight the feature reconstruction evenly instead of by Integrated Gradients")
     p.add_argument("--resume", action="store_true",
@@ -89,6 +96,8 @@ def cmd_train(args) -> int:
         source = args.backbone or args.out
         tc = CodecTrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
                                  channel=args.channel, burst_length=args.burst_length,
+                                 ber_min=args.ber_min, ber_max=args.ber_max,
+                                 p_zero_ber=args.p_zero_ber, p_erased=args.p_erased,
                                  xai=not args.no_xai, seed=args.seed)
         train_codec(source, args.out, CodecConfig(), tc, device=device,
                     progress=not args.no_progress, limit=args.limit, resume=args.resume)
