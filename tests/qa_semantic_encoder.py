@@ -8,7 +8,7 @@ from grutil import meta, pdu, run_block, u8
 
 def test_payload_matches_library(model, test_split):
     images, _ = test_split
-    blk = semantic_encoder()
+    blk = semantic_encoder(max_batch=1)
     inputs = [("in", pdu({"seq": i}, images[i].reshape(-1))) for i in range(5)]
     out = run_block(blk, inputs, ["out", "sent"])
     assert len(out["out"]) == len(out["sent"]) == 5
@@ -21,7 +21,7 @@ def test_payload_matches_library(model, test_split):
 
 def test_bad_input_dropped_and_flowgraph_runs_on(test_split):
     images, _ = test_split
-    blk = semantic_encoder()
+    blk = semantic_encoder(max_batch=1)
     inputs = [("in", pmt.intern("junk")),
               ("in", pdu({"seq": 1}, images[0].reshape(-1).astype(np.float32))),
               ("in", pdu({"seq": 2}, images[0].reshape(-1)[:700])),

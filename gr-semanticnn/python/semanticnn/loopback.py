@@ -32,8 +32,8 @@ class loopback_symbol(gr.top_block):
         start_index: first test image.
         window: maximum images in flight between source and sink.
         drain_timeout: seconds the sink waits for missing results.
-        max_batch: most bursts the decoder decodes together.
-        max_wait: most seconds a burst waits for its decoder batch to fill.
+        max_batch: most images the encoder, and bursts the decoder, process together.
+        max_wait: most seconds an item waits for its encoder or decoder batch to fill.
         modulation: ``bpsk`` or ``qpsk`` in the symbol-mode channel.
         fading: ``none``, ``rayleigh_block`` or ``rician_block``.
         rician_k: Rician K factor (linear) of ``rician_block``.
@@ -45,7 +45,7 @@ class loopback_symbol(gr.top_block):
                  modulation: str = "bpsk", fading: str = "none", rician_k: float = 4.0) -> None:
         gr.top_block.__init__(self, "SemanticNN symbol-mode loopback")
         self.source = image_source(n_images, start_index, "test", window)
-        self.encoder = semantic_encoder(checkpoint)
+        self.encoder = semantic_encoder(checkpoint, max_batch=max_batch, max_wait=max_wait)
         self.framer = framer(self.encoder.codec_id)
         self.channel = symbol_channel(esn0_db, seed, modulation, fading, rician_k)
         self.deframer = deframer(self.encoder.model.payload_bytes)

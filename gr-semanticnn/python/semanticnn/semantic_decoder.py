@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import math
-import threading
-import time
 
 import pmt
 from gnuradio import gr
 
 from semanticnn.pipeline import SplitInference
 
+from .batching import BatchQueue
 from .ber_estimator import ERASED_BER_EST
 from .pdu_utils import (KEY_BER_EST, KEY_CODEC_ID, KEY_ERASED, KEY_PRED, PORT_IN, PORT_OUT,
                         DropCounter, meta_get, meta_seq)
@@ -42,64 +41,39 @@ class semantic_decoder(gr.basic_block):
     def __init__(self, checkpoint: str = "", num_threads: int = 1, max_batch: int = 16,
                  max_wait: float = 0.005) -> None:
         gr.basic_block.__init__(self, name="semanticnn_semantic_decoder", in_sig=None, out_sig=None)
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
-        if max_wait < 0:
-            raise ValueError(f"max_wait must be non-negative seconds, got {max_wait}")
         self.model = SplitInference(checkpoint or None, num_threads=num_threads)
         self.codec_id = self.model.config.codec_id
         self.payload_bytes = self.model.payload_bytes
-        self.max_batch = max_batch
-        self.max_wait = max_wait
         self.drops = DropCounter(self.logger)
         self.decoded = 0
         self.erasures = 0
-        self.batches = 0
-        # Wall-clock seconds spent in PyTorch decoding, for throughput profiles.
-        self.decode_seconds = 0.0
-        # Waiting bursts: (metadata, vector, payload or None for an erasure, ber_est).
-        self._pending: list[tuple[pmt.pmt_base, pmt.pmt_base, bytes | None, float]] = []
-        self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        # Items: (metadata, vector, payload or None for an erasure, ber_est).
+        self.queue = BatchQueue(max_batch, max_wait, self._decode)
         self.message_port_register_in(PORT_IN)
         self.message_port_register_out(PORT_OUT)
         self.set_msg_handler(PORT_IN, self._handle)
 
     def stop(self) -> bool:
-        self._flush()
+        self.queue.flush()
         return super().stop()
 
     def drop_counts(self) -> dict[str, int]:
         return self.drops.counts()
 
-    def _enqueue(self, meta: pmt.pmt_base, vector: pmt.pmt_base, payload: bytes | None,
-                 ber_est: float) -> None:
-        with self._lock:
-            self._pending.append((meta, vector, payload, ber_est))
-            full = len(self._pending) >= self.max_batch
-            if not full and self._timer is None:
-                self._timer = threading.Timer(self.max_wait, self._flush)
-                self._timer.daemon = True
-                self._timer.start()
-        if full:
-            self._flush()
+    @property
+    def batches(self) -> int:
+        return self.queue.batches
 
-    def _flush(self) -> None:
-        """Decode every waiting burst in one batch and publish the predictions in order."""
-        with self._lock:
-            batch, self._pending = self._pending, []
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if not batch:
-                return
-            start = time.perf_counter()
-            preds = self.model.predict([p for _, _, p, _ in batch], [b for _, _, _, b in batch])
-            self.decode_seconds += time.perf_counter() - start
-            self.batches += 1
-            for (meta, vector, _, _), pred in zip(batch, preds):
-                self.message_port_pub(PORT_OUT, pmt.cons(
-                    pmt.dict_add(meta, KEY_PRED, pmt.from_long(int(pred))), vector))
+    @property
+    def decode_seconds(self) -> float:
+        """Wall-clock seconds spent decoding in PyTorch."""
+        return self.queue.seconds
+
+    def _decode(self, batch: list) -> None:
+        preds = self.model.predict([p for _, _, p, _ in batch], [b for _, _, _, b in batch])
+        for (meta, vector, _, _), pred in zip(batch, preds):
+            self.message_port_pub(PORT_OUT, pmt.cons(
+                pmt.dict_add(meta, KEY_PRED, pmt.from_long(int(pred))), vector))
 
     def _handle(self, msg: pmt.pmt_base) -> None:
         if not pmt.is_pair(msg) or not pmt.is_dict(pmt.car(msg)) or not pmt.is_u8vector(pmt.cdr(msg)):
@@ -110,7 +84,7 @@ class semantic_decoder(gr.basic_block):
         seq = meta_seq(meta)
         if pmt.to_bool(pmt.dict_ref(meta, KEY_ERASED, pmt.PMT_F)):
             self.erasures += 1
-            self._enqueue(meta, vector, None, ERASED_BER_EST)
+            self.queue.put((meta, vector, None, ERASED_BER_EST))
             return
         ber_est = meta_get(meta, KEY_BER_EST)
         if not isinstance(ber_est, (int, float)) or math.isnan(ber_est) or ber_est < 0:
@@ -130,7 +104,7 @@ class semantic_decoder(gr.basic_block):
             self.erasures += 1
             meta = pmt.dict_add(meta, KEY_ERASED, pmt.PMT_T)
             meta = pmt.dict_add(meta, pmt.intern("reason"), pmt.intern("codec mismatch"))
-            self._enqueue(meta, pmt.init_u8vector(0, []), None, ERASED_BER_EST)
+            self.queue.put((meta, pmt.init_u8vector(0, []), None, ERASED_BER_EST))
             return
         self.decoded += 1
-        self._enqueue(meta, vector, payload, float(ber_est))
+        self.queue.put((meta, vector, payload, float(ber_est)))
