@@ -184,7 +184,7 @@ def plot(rows: list[dict], path: Path, payload_bytes: int, modulation: str, fadi
     ax2.plot(snr, [1 - r["erased"] / r["images"] for r in noisy], "^:", label="share not erased")
     ax2.set_xlabel("Es/N0 [dB]")
     ax2.set_ylabel("accuracy")
-    ax2.set_ylim(0, 1)
+    ax2.set_ylim(0, 1.03)
     ax2.grid(True, alpha=0.3)
     ax2.legend(loc="lower right")
     channel = "AWGN" if fading == "none" else f"AWGN, {fading}"

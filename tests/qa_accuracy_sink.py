@@ -89,3 +89,11 @@ def test_bad_input_counted():
     assert sink.summary()["correct"] == 1
     assert sink.summary()["bits"] == 8
     assert sink.drop_counts() == {"wrong PMT type": 1, "missing pred": 1, "bad label": 1}
+
+
+def test_unwritable_csv_path_fails_at_construction(tmp_path):
+    import pytest
+
+    missing = tmp_path / "no such folder" / "images.csv"
+    with pytest.raises(ValueError, match="create its folder"):
+        accuracy_sink(str(missing))

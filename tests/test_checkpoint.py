@@ -104,3 +104,12 @@ def test_unordered_centres_rejected(tmp_path):
 def test_invalid_codec_config_rejected():
     with pytest.raises(ValueError, match="levels"):
         CodecConfig(levels=6)
+
+
+def test_empty_file_and_folder(tmp_path):
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(checkpoint.CheckpointError, match="is empty"):
+        checkpoint.load(empty)
+    with pytest.raises(checkpoint.CheckpointError, match="is a folder"):
+        checkpoint.load(tmp_path)

@@ -54,8 +54,10 @@ def _add_train(sub) -> None:
 
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="accuracy on the bit channel at several BERs",
-                       description="Send every test image's payload through independent bit "
-                                   "flips and print accuracy with counts per BER.")
+                       description="Send every test image's payload through the bit channel "
+                                   "(independent flips or bursts) and print accuracy with counts "
+                                   "and a 95 %% confidence interval per BER. Passes with new "
+                                   "channel draws repeat until --target-wrong images are wrong.")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="checkpoint (default: the packaged Fashion-MNIST weights)")
     p.add_argument("--ber", type=float, nargs="+", default=None,
@@ -77,6 +79,8 @@ def _add_info(sub) -> None:
     p = sub.add_parser("info", help="print a checkpoint's configuration and rate")
     p.add_argument("checkpoint", type=Path, nargs="?", default=None,
                    help="checkpoint (default: the packaged Fashion-MNIST weights)")
+    p.add_argument("--checkpoint", type=Path, dest="checkpoint_option", default=None,
+                   help="the same as the positional argument, as in 'evaluate'")
 
 
 def cmd_train(args) -> int:
@@ -139,7 +143,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_info(args) -> int:
-    path = args.checkpoint or checkpoint.DEFAULT_CHECKPOINT
+    path = args.checkpoint or args.checkpoint_option or checkpoint.DEFAULT_CHECKPOINT
     backbone, codec = checkpoint.load(path)
     cfg = codec.config
     meta = checkpoint.load_raw(path).get("meta", {})

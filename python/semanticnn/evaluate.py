@@ -63,6 +63,7 @@ def evaluate_monte_carlo(model: SplitInference, images: np.ndarray, labels: np.n
 
     Stops after the pass in which ``target_wrong`` wrong images are reached, or
     before a pass would exceed ``max_images``; at least one pass always runs.
+    At BER 0 every pass would give the same answers, so only one runs.
     """
     if target_wrong < 0 or max_images < 1:
         raise ValueError(f"need target_wrong >= 0 and max_images >= 1, got {target_wrong}, "
@@ -70,7 +71,8 @@ def evaluate_monte_carlo(model: SplitInference, images: np.ndarray, labels: np.n
     total = evaluate_bit_channel(model, images, labels, ber, seed=seed, channel=channel,
                                  burst_length=burst_length)
     passes = 1
-    while total.wrong < target_wrong and total.images + len(images) <= max_images:
+    while (ber > 0 and total.wrong < target_wrong
+           and total.images + len(images) <= max_images):
         r = evaluate_bit_channel(model, images, labels, ber, seed=seed + passes,
                                  channel=channel, burst_length=burst_length)
         est_sum = total.mean_ber_est * total.images + r.mean_ber_est * r.images

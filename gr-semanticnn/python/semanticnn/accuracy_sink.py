@@ -62,6 +62,19 @@ class accuracy_sink(gr.basic_block):
             raise ValueError(f"drain_timeout must be positive seconds, got {drain_timeout}")
         self.filename = filename
         self.drain_timeout = drain_timeout
+        self._file = None
+        self._writer = None
+        if filename:
+            # Opened here, not in start(), so that a bad path fails when the
+            # flowgraph is built instead of hanging it.
+            try:
+                self._file = open(filename, "w", newline="")
+            except OSError as exc:
+                raise ValueError(f"cannot write the accuracy sink's CSV file {filename!r}: "
+                                 f"{exc.strerror}; create its folder or choose another path") from exc
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(CSV_FIELDS)
+            self._file.flush()
         self.drops = DropCounter(self.logger)
         self._lock = threading.RLock()
         self._labels: dict[int, int] = {}
@@ -77,8 +90,6 @@ class accuracy_sink(gr.basic_block):
         self._last_activity = time.monotonic()
         self._finished = threading.Event()
         self._watchdog: threading.Thread | None = None
-        self._file = None
-        self._writer = None
         for port in (PORT_LABELS, PORT_SENT, PORT_PRED):
             self.message_port_register_in(port)
         self.message_port_register_out(PORT_STATUS)
@@ -89,11 +100,6 @@ class accuracy_sink(gr.basic_block):
     # Flowgraph life cycle -----------------------------------------------------------
 
     def start(self) -> bool:
-        if self.filename:
-            self._file = open(self.filename, "w", newline="")
-            self._writer = csv.writer(self._file)
-            self._writer.writerow(CSV_FIELDS)
-            self._file.flush()
         self._watchdog = threading.Thread(target=self._watch, name="accuracy_sink", daemon=True)
         self._watchdog.start()
         return super().start()
@@ -275,6 +281,11 @@ class accuracy_sink(gr.basic_block):
         if self._file is not None:
             self._file.flush()
         self._finished.set()
+        s = self.summary()
+        self.logger.info(f"all {s['images']} images scored: accuracy {s['accuracy']:.4f} "
+                         f"({s['correct']}/{s['scored']}), {s['erased']} erased "
+                         f"{s['erasure_reasons'] or ''}, payload bit errors "
+                         f"{s['bit_errors']}/{s['bits']}")
         self.message_port_pub(PORT_STATUS, self._status(True))
         self._post(PORT_SYSTEM, DONE_MSG)
 
