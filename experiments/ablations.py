@@ -105,7 +105,9 @@ def main(argv=None) -> int:
             if name in finished:
                 print(f"{name}: already in {results}, skipped")
                 continue
-            config = replace(CodecConfig(), codec_id=100 + index, **codec_changes)
+            # Natural binary is the reference labelling of this study; the "gray"
+            # variant changes it (the study found Gray better and made it the default).
+            config = replace(CodecConfig(labelling="natural"), codec_id=100 + index, **codec_changes)
             tc = replace(base, **train_changes)
             path = args.out / f"{name}.pt"
             start = time.monotonic()

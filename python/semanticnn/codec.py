@@ -260,12 +260,7 @@ class SemanticCodec(nn.Module):
 
     def payload_to_latent(self, payloads: list[bytes]) -> torch.Tensor:
         """Map payloads to the received centre values (B, C', H', W')."""
-        n = self.config.payload_bytes
-        for i, p in enumerate(payloads):
-            if len(p) != n:
-                raise ValueError(f"payload {i} has {len(p)} bytes, the codec expects {n}")
-        raw = np.frombuffer(b"".join(bytes(p) for p in payloads), dtype=np.uint8)
-        bits = np.unpackbits(raw.reshape(len(payloads), n), axis=1)[:, :self.config.payload_bits]
+        bits = self._payload_bits(payloads)
         idx = bitops.bits_to_indices(bits, self.config.bits_per_symbol,
                                      self.index_table.cpu().numpy())
         centres = self.quantizer.centres().detach()
@@ -327,6 +322,7 @@ class SemanticCodec(nn.Module):
         return self.decoder(inputs.to(device), state.to(device))
 
     def _payload_bits(self, payloads: list[bytes]) -> np.ndarray:
+        """Return the codec's bits (B, payload_bits) of payloads, checking their length."""
         n = self.config.payload_bytes
         for i, p in enumerate(payloads):
             if len(p) != n:
