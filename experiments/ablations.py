@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     plan.update({name: (rate_label(c, levels, crop),
                         {"latent_channels": c, "levels": levels, "crop": crop}, {}, ("iid",))
                  for name, (c, levels, crop) in RATES.items()})
+    codec_ids = {name: 100 + i for i, name in enumerate(plan)}
     if args.only:
         unknown = sorted(set(args.only) - set(plan))
         if unknown:
@@ -101,13 +102,14 @@ def main(argv=None) -> int:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         if new_file:
             writer.writeheader()
-        for index, (name, (_, codec_changes, train_changes, channels)) in enumerate(plan.items()):
+        for name, (_, codec_changes, train_changes, channels) in plan.items():
             if name in finished:
                 print(f"{name}: already in {results}, skipped")
                 continue
             # Natural binary is the reference labelling of this study; the "gray"
             # variant changes it (the study found Gray better and made it the default).
-            config = replace(CodecConfig(labelling="natural"), codec_id=100 + index, **codec_changes)
+            config = replace(CodecConfig(labelling="natural"), codec_id=codec_ids[name],
+                             **codec_changes)
             tc = replace(base, **train_changes)
             path = args.out / f"{name}.pt"
             start = time.monotonic()
