@@ -282,10 +282,10 @@ class accuracy_sink(gr.basic_block):
             self._file.flush()
         self._finished.set()
         s = self.summary()
+        reasons = "".join(f", {n} {reason}" for reason, n in s["erasure_reasons"].items())
         self.logger.info(f"all {s['images']} images scored: accuracy {s['accuracy']:.4f} "
-                         f"({s['correct']}/{s['scored']}), {s['erased']} erased "
-                         f"{s['erasure_reasons'] or ''}, payload bit errors "
-                         f"{s['bit_errors']}/{s['bits']}")
+                         f"({s['correct']}/{s['scored']}), {s['erased']} erased{reasons}; "
+                         f"payload bit errors {s['bit_errors']}/{s['bits']}")
         self.message_port_pub(PORT_STATUS, self._status(True))
         self._post(PORT_SYSTEM, DONE_MSG)
 
