@@ -27,7 +27,11 @@ def main(argv=None) -> int:
                    help="images in flight between source and sink (default: 256)")
     args = p.parse_args(argv)
 
+    from gnuradio import gr
     from gnuradio.semanticnn import run_symbol_loopback
+
+    # The table reports each run; the accuracy sink's own INFO summary would repeat it.
+    gr.logging().set_default_level(gr.log_levels.warn)
 
     print(f"{args.n_images} images at Es/N0 {args.esn0_db:g} dB, {os.cpu_count()} CPU cores")
     print(f"{'max batch':>9} {'seconds':>8} {'images/s':>9} {'encoder %':>9} {'decoder %':>9} "

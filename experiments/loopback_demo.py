@@ -76,6 +76,9 @@ def main(argv=None) -> int:
     from gnuradio import gr
     from gnuradio.semanticnn import run_symbol_loopback
 
+    # The table reports each run; the accuracy sink's own INFO summary would repeat it.
+    gr.logging().set_default_level(gr.log_levels.warn)
+
     out = args.out or Path("results") / datetime.now(timezone.utc).strftime("demo-%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
     model = SplitInference(args.checkpoint or None)
