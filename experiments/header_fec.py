@@ -15,7 +15,6 @@ this run, to compare them.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import threading
 import time

@@ -20,7 +20,6 @@ import json
 import math
 import platform
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 

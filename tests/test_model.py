@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The committed weights: accuracy, rate and the exact-bits path."""
 
-import numpy as np
 import pytest
 import torch
 
