@@ -60,7 +60,7 @@ def test_bad_input_dropped_and_flowgraph_runs_on(model, payloads):
 def test_batches_fill_or_time_out(model, payloads):
     from grutil import run_hier
 
-    blk = semantic_decoder(max_batch=4, max_wait=0.2)
+    blk = semantic_decoder(max_batch=4, max_wait=1.0)
     inputs = [pdu({"seq": i, "ber_est": 0.01}, p) for i, p in enumerate(payloads)]
     out = run_hier(blk, inputs, 6)
     # Six bursts with batches of at most four: one full batch, then one flushed by the timer.
