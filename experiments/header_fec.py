@@ -16,35 +16,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 
 import numpy as np
 import pmt
 from gnuradio import blocks, gr
 from gnuradio.semanticnn import deframer, framer, header_fec, symbol_channel
-from gnuradio.semanticnn.pdu_utils import make_pdu
+from gnuradio.semanticnn.pdu_utils import make_pdu, pdu_list_source
 
 PAYLOAD_BYTES = 37
 # Es/N0 in dB where BPSK has a BER of 5e-2: 0.5 erfc(sqrt(Es/N0)) = 0.05.
 ESN0_DB_BER_5E2 = 1.3122
-
-
-class pdu_feeder(gr.basic_block):
-    """Publish a list of PDUs on ``out`` once the flowgraph starts."""
-
-    def __init__(self, messages: list) -> None:
-        gr.basic_block.__init__(self, name="pdu_feeder", in_sig=None, out_sig=None)
-        self.messages = messages
-        self.message_port_register_out(pmt.intern("out"))
-
-    def start(self) -> bool:
-        threading.Thread(target=self._feed, daemon=True).start()
-        return super().start()
-
-    def _feed(self) -> None:
-        for msg in self.messages:
-            self.message_port_pub(pmt.intern("out"), msg)
 
 
 def wait_for(sink: blocks.message_debug, n: int, timeout: float) -> None:
@@ -78,7 +60,7 @@ def run_point(esn0_db: float, n_bursts: int, seed: int, timeout: float) -> dict:
                 for seq in range(n_bursts)]
 
     tb = gr.top_block()
-    feeder = pdu_feeder(payloads)
+    feeder = pdu_list_source(payloads)
     soft_deframer = deframer(PAYLOAD_BYTES)
     channel = symbol_channel(esn0_db, seed)
     received = blocks.message_debug()
@@ -100,7 +82,7 @@ def run_point(esn0_db: float, n_bursts: int, seed: int, timeout: float) -> dict:
         soft = np.asarray(pmt.f32vector_elements(pmt.cdr(received.get_message(i))))
         hard_frames.append(make_pdu({}, np.packbits(soft > 0).tobytes()))
     tb = gr.top_block()
-    feeder = pdu_feeder(hard_frames)
+    feeder = pdu_list_source(hard_frames)
     hard_deframer = deframer(PAYLOAD_BYTES)
     hard_out = blocks.message_debug()
     tb.msg_connect(feeder, "out", hard_deframer, "in")

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pmt
 from gnuradio import blocks, gr
+from gnuradio.semanticnn.pdu_utils import pdu_list_source
 
 DONE = pmt.cons(pmt.intern("done"), pmt.from_long(1))
 
@@ -51,29 +52,12 @@ def f32(msg) -> np.ndarray:
     return np.asarray(pmt.f32vector_elements(pmt.cdr(msg)), dtype=np.float32)
 
 
-class pdu_feeder(gr.basic_block):
-    """Publish a list of PDUs on ``out`` once the flowgraph starts."""
-
-    def __init__(self, messages: list) -> None:
-        gr.basic_block.__init__(self, name="pdu_feeder", in_sig=None, out_sig=None)
-        self.messages = messages
-        self.message_port_register_out(pmt.intern("out"))
-
-    def start(self) -> bool:
-        threading.Thread(target=self._feed, daemon=True).start()
-        return super().start()
-
-    def _feed(self) -> None:
-        for msg in self.messages:
-            self.message_port_pub(pmt.intern("out"), msg)
-
-
 def run_hier(block, messages: list, n_expected: int, timeout: float = 60.0) -> list:
     """Feed PDUs through a message-in, message-out hier block; return the first n outputs."""
     import time
 
     tb = gr.top_block()
-    feeder = pdu_feeder(messages)
+    feeder = pdu_list_source(messages)
     sink = blocks.message_debug()
     tb.msg_connect(feeder, "out", block, "in")
     tb.msg_connect(block, "out", sink, "store")

@@ -11,7 +11,7 @@ from gnuradio.semanticnn import deframer, framer, symbol_channel
 from gnuradio.semanticnn.header_fec import (make_header_decoder, make_header_encoder,
                                             viterbi_input)
 
-from grutil import meta, pdu, pdu_feeder, run_hier
+from grutil import meta, pdu, pdu_list_source, run_hier
 from semanticnn import frame
 
 
@@ -60,7 +60,7 @@ def test_header_failures_below_one_percent_at_ber_5e2():
     payloads = [pdu({"seq": seq}, rng.integers(0, 256, 37, dtype=np.uint8))
                 for seq in range(n_bursts)]
     tb = gr.top_block()
-    feeder = pdu_feeder(payloads)
+    feeder = pdu_list_source(payloads)
     framer_block, channel, deframer_block = framer(1), symbol_channel(esn0_db, seed=21), deframer(37)
     sink = blocks.message_debug()
     tb.msg_connect(feeder, "out", framer_block, "in")

@@ -45,7 +45,7 @@ class accuracy_sink(gr.basic_block):
 
     An erasure event without a trusted ``seq`` (its header failed) accounts for
     one image whose burst never decoded; at the end each image without a
-    result is scored with the decoder's answer from no payload and counted as
+    result is scored with the decoder's prediction from no payload and counted as
     erased. The run is complete when results plus unkeyed erasures cover
     every image, or ``drain_timeout`` seconds after the last label when nothing
     more arrives. Then the sink publishes ``done`` on ``status`` (connect it to
@@ -86,6 +86,8 @@ class accuracy_sink(gr.basic_block):
         self._fallback_pred: int | None = None
         # Results scored before their label arrived; written once it does.
         self._unwritten: set[int] = set()
+        # Decoded images whose sent payload has not arrived yet.
+        self._awaiting_sent: set[int] = set()
         self._lost = 0
         self._last_activity = time.monotonic()
         self._finished = threading.Event()
@@ -154,6 +156,7 @@ class accuracy_sink(gr.basic_block):
             self._sent[seq] = bytes(pmt.u8vector_elements(pmt.cdr(msg)))
             result = self._results.get(seq)
             if result is not None and result.pending is not None:
+                self._awaiting_sent.discard(seq)
                 self._count_bit_errors(result, self._sent[seq])
                 self._write_row(seq, result)
                 self._check_complete()
@@ -192,7 +195,9 @@ class accuracy_sink(gr.basic_block):
                                      pending=bytes(pmt.u8vector_elements(pmt.cdr(msg))))
                 self._results[seq] = result
                 sent = self._sent.get(seq)
-                if sent is not None:
+                if sent is None:
+                    self._awaiting_sent.add(seq)
+                else:
                     self._count_bit_errors(result, sent)
                     self._write_row(seq, result)
             self._touch()
@@ -238,7 +243,7 @@ class accuracy_sink(gr.basic_block):
     def _check_complete(self) -> None:
         if self._n_images is None or len(self._labels) < self._n_images:
             return
-        if any(r.pending is not None for r in self._results.values()):
+        if self._awaiting_sent:
             return  # a decoded image still waits for its sent payload
         if len(self._results) + self._unkeyed_erasures >= self._n_images:
             self._finish()
@@ -256,16 +261,16 @@ class accuracy_sink(gr.basic_block):
     def _finish(self) -> None:
         if self._finished.is_set():
             return
-        for seq, result in self._results.items():
-            if result.pending is not None:
-                # The sent payload never arrived: score the image, count no bits.
-                result.pending = None
-                self._write_row(seq, result, final=True)
+        for seq in sorted(self._awaiting_sent):
+            # The sent payload never arrived: score the image, count no bits.
+            self._results[seq].pending = None
+            self._write_row(seq, self._results[seq], final=True)
+        self._awaiting_sent.clear()
         for seq in sorted(self._unwritten):
             self._write_row(seq, self._results[seq], final=True)
         missing = [s for s in sorted(self._labels) if s not in self._results]
         for seq in missing:
-            # Images whose burst never decoded: scored with the answer from no payload,
+            # Images whose burst never decoded: scored with the prediction from no payload,
             # or as wrong (-1) if the decoder never gave one.
             pred = self._fallback_pred if self._fallback_pred is not None else -1
             unkeyed = self._unkeyed_erasures > 0

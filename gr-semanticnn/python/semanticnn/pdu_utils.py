@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pmt
+from gnuradio import gr
 
 PORT_IN = pmt.intern("in")
 PORT_OUT = pmt.intern("out")
@@ -94,3 +95,24 @@ class DropCounter:
     def counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
+
+
+class pdu_list_source(gr.basic_block):
+    """Publish a fixed list of PDUs on ``out`` once the flowgraph starts.
+
+    A helper for scripts and tests that feed message blocks. It never ends the
+    flowgraph by itself, so the caller stops it once the outputs are in.
+    """
+
+    def __init__(self, messages: list) -> None:
+        gr.basic_block.__init__(self, name="semanticnn_pdu_list_source", in_sig=None, out_sig=None)
+        self.messages = messages
+        self.message_port_register_out(PORT_OUT)
+
+    def start(self) -> bool:
+        threading.Thread(target=self._publish_all, daemon=True).start()
+        return super().start()
+
+    def _publish_all(self) -> None:
+        for msg in self.messages:
+            self.message_port_pub(PORT_OUT, msg)
