@@ -59,7 +59,7 @@ def test_scores_every_image_and_writes_csv(tmp_path):
     assert sorted(int(r["seq"]) for r in rows) == [0, 1, 2, 3]
     by_seq = {int(r["seq"]): r for r in rows}
     assert by_seq[1]["bit_errors"] == "3"
-    # Seq 3's burst lost its header: scored with the answer from no payload (class 1).
+    # Seq 3's burst lost its header: scored with the prediction from no payload (class 1).
     assert by_seq[3]["erased"] == "1"
     assert by_seq[3]["pred"] == "1"
     assert by_seq[3]["correct"] == "1"

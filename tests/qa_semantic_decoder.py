@@ -26,7 +26,7 @@ def test_prediction_matches_library(model, payloads):
         assert u8(msg) == payloads[i]
 
 
-def test_erasure_answered_from_no_payload(model):
+def test_erasure_decoded_from_no_payload(model):
     out = run_block(semantic_decoder(max_batch=1), [("in", pdu({"erased": True, "ber_est": 0.5,
                                                      "reason": "header CRC"}, b""))], ["out"])["out"]
     assert meta(out[0])["pred"] == int(model.predict([None], [0.5])[0])

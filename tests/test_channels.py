@@ -38,7 +38,8 @@ def test_training_ber_distribution():
     zero = (ber == 0).float().mean().item()
     assert abs(zero - 0.1) < 0.01
     nz = ber[ber > 0]
-    assert nz.min() >= 1e-4 and nz.max() <= 2e-1
+    assert nz.min() >= 1e-4
+    assert nz.max() <= 2e-1
     # Log-uniform: the median is the geometric mean of the bounds.
     assert abs(torch.log10(nz.median()).item() - (math.log10(1e-4) + math.log10(2e-1)) / 2) < 0.05
 

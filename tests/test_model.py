@@ -43,7 +43,7 @@ def test_codec_accuracy_degrades_gracefully(model, test_split):
     assert abs(noisy.measured_ber - 0.05) < 0.005
 
 
-def test_erasure_answer_is_one_class(model):
+def test_erasure_prediction_is_one_class(model):
     preds = model.predict([None] * 4, [0.5] * 4)
     assert len(set(preds.tolist())) == 1
     assert 0 <= preds[0] < 10

@@ -31,7 +31,7 @@ def simulate_pilot_estimate(ber: torch.Tensor, n_pilot_bits: int,
                             generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw what the pilot estimator reports for bursts whose true BER is ``ber``.
 
-    Used in training and in the bit-channel evaluation so that the decoder sees
+    Used in training and in the bit-channel evaluation so that the decoder gets
     the same estimator noise as behind the GNU Radio receiver.
     """
     errors = torch.binomial(torch.full_like(ber, float(n_pilot_bits)), ber.clamp(0, 1),

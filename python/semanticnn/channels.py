@@ -55,7 +55,7 @@ class GilbertElliott:
     """Two-state burst channel: a good state without errors and a bad state at BER 1/2.
 
     The chain stays in the bad state for a geometric number of bits with mean
-    ``mean_burst_length``; the good-to-bad probability is set per sample so
+    ``mean_burst_length``. The good-to-bad probability is set per sample so
     that the stationary BER equals the requested ``ber``, which therefore must
     stay below ``bad_ber`` (1/2). Each payload starts in a state drawn from the
     stationary distribution.

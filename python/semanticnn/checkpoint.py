@@ -2,8 +2,8 @@
 """Save and load checkpoints: weights, quantization centres and configuration.
 
 A checkpoint is a plain dictionary of tensors, strings and numbers, so it loads
-with ``torch.load(..., weights_only=True)``. It always holds a backbone and may
-hold a codec trained against that backbone.
+with ``torch.load(..., weights_only=True)``. It always contains a backbone and may
+contain a codec trained against that backbone.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def load(path: str | Path | None = None):
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     backbone, bconfig, payload = load_backbone(path)
     if "codec" not in payload:
-        raise CheckpointError(f"{path}: holds a backbone but no codec; train one with "
+        raise CheckpointError(f"{path}: contains a backbone but no codec; train one with "
                               f"'semanticnn train --stage codec --checkpoint {path}'")
     try:
         cconfig = CodecConfig.from_dict(payload["codec_config"])

@@ -18,7 +18,7 @@ from .channels import IndependentFlips, gaussian_llrs
 from .config import CodecConfig
 from .quantizer import SoftQuantizer
 
-# log10 of the BER the decoder is told for an erased payload: no information.
+# log10 of the BER given to the decoder for an erased payload: no information.
 ERASED_LOG10_BER = math.log10(0.5)
 
 
@@ -272,7 +272,7 @@ class SemanticCodec(nn.Module):
     def decode_batch(self, payloads: list[bytes], ber_est) -> torch.Tensor:
         """Decode payloads (errors included) with their BER estimates into split features.
 
-        A payload given as None is an erasure and is answered from no payload.
+        A payload given as None is an erasure, decoded from no payload.
         """
         ber_est = torch.as_tensor(ber_est, dtype=torch.float32).reshape(-1)
         if ber_est.numel() != len(payloads):
@@ -301,7 +301,7 @@ class SemanticCodec(nn.Module):
         """Decode per-bit LLRs (B, payload_bits), positive meaning bit 1, into split features.
 
         Only a codec trained with ``soft_input`` takes LLRs; erased rows
-        (bool mask) are answered from no payload.
+        (bool mask) are decoded from no payload.
         """
         if not self.config.soft_input:
             raise ValueError("this codec was trained on hard bits (soft_input=False); decode "

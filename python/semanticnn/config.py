@@ -58,7 +58,7 @@ class CodecConfig:
             binary at BER 0.1 in experiments/ablations.py (docs/RESULTS.md).
         hidden_channels: channels of the encoder's hidden layer.
         decoder_channels: channels of the BER-aware decoder's hidden layers.
-        ber_floor: smallest BER the decoder is told, so that log10 is finite.
+        ber_floor: smallest BER given to the decoder, so that log10 is finite.
         soft_input: the decoder takes per-bit soft values (LLRs) instead of
             hard bits mapped to centres.
         crop: side of the central square of the latent grid that is sent, a

@@ -63,7 +63,7 @@ def evaluate_monte_carlo(model: SplitInference, images: np.ndarray, labels: np.n
 
     Stops after the pass in which ``target_wrong`` wrong images are reached, or
     before a pass would exceed ``max_images``; at least one pass always runs.
-    At BER 0 every pass would give the same answers, so only one runs.
+    At BER 0 every pass would give the same predictions, so only one runs.
     """
     if target_wrong < 0 or max_images < 1:
         raise ValueError(f"need target_wrong >= 0 and max_images >= 1, got {target_wrong}, "

@@ -16,8 +16,8 @@ class BatchQueue:
     are processed one at a time under a lock, so outputs keep the input order.
 
     Args:
-        max_batch: most items per batch; 1 processes each item as it arrives.
-        max_wait: most seconds an item waits for its batch to fill.
+        max_batch: maximum items per batch. With 1, each item is processed as it arrives.
+        max_wait: maximum seconds an item waits for its batch to fill.
         process: called with the list of items of one batch.
     """
 

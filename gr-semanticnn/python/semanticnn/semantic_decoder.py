@@ -21,8 +21,8 @@ class semantic_decoder(gr.basic_block):
 
     Input ``in``: the received payload (u8vector, errors included) with
     metadata ``seq`` and ``ber_est``, or an erasure event (``erased`` set,
-    empty payload), which is answered from no payload. A payload framed for a
-    different codec id is answered as an erasure too. Output ``out``: the
+    empty payload), which is decoded from no payload. A payload framed for a
+    different codec id is decoded as an erasure too. Output ``out``: the
     input PDU with ``pred`` (the class) added to its metadata.
 
     Bursts are decoded in batches: a batch runs when ``max_batch`` PDUs wait,
