@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from semanticnn.ber_estimator import pilot_ber_estimate, simulate_pilot_estimate
+from semanticnn.ber_estimator import (MIN_SNR_BER, combined_ber_estimate, pilot_ber_estimate,
+                                     simulate_combined_estimate, simulate_pilot_estimate, theory_ber)
 from semanticnn.channels import BitFlipChannel, sample_training_ber
 
 
@@ -133,3 +134,27 @@ def test_gaussian_llrs_sign_and_ber():
         assert (hard[row] != bits[row]).float().mean().item() == pytest.approx(ber, rel=0.05)
     # Positive means bit 1: the mean LLR of ones is positive.
     assert llrs[2][bits[2] == 1].mean() > 0
+
+
+@pytest.mark.parametrize("p", [1e-4, 1e-3, 1e-2, 1e-1])
+def test_combined_estimate_mean_within_factor_two(p):
+    gen = torch.Generator().manual_seed(1)
+    est = simulate_combined_estimate(torch.full((50_000,), p), 64, generator=gen)
+    assert p / 2 < est.mean().item() < 2 * p
+    assert torch.all(est > 0)
+
+
+def test_combined_estimate_follows_pilots_when_snr_disagrees():
+    # 10 errors in 64 pilots against an SNR that claims 1e-6: the pilots pull the estimate up.
+    est = combined_ber_estimate(10, 64, 1e-6)
+    assert est == pytest.approx((10 + 256e-6) / 320)
+    assert combined_ber_estimate(0, 64, 0.0) == pytest.approx(256 * MIN_SNR_BER / 320)
+
+
+def test_theory_ber_values():
+    # BPSK at Es/N0 = 0 dB and Gray QPSK at 3 dB higher Es/N0 have the same bit error rate.
+    assert theory_ber(1.0, "bpsk") == pytest.approx(0.0786496, rel=1e-5)
+    assert theory_ber(2.0, "qpsk") == pytest.approx(0.0786496, rel=1e-5)
+    assert theory_ber(torch.tensor([1.0]), "bpsk").item() == pytest.approx(0.0786496, rel=1e-5)
+    with pytest.raises(ValueError, match="modulation"):
+        theory_ber(1.0, "8psk")

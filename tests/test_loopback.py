@@ -6,7 +6,7 @@ import csv
 import pytest
 from gnuradio.semanticnn import run_symbol_loopback
 
-from semanticnn.ber_estimator import pilot_ber_estimate
+from semanticnn.ber_estimator import combined_ber_estimate
 
 
 def test_noiseless_loopback_matches_library(tmp_path, model, test_split):
@@ -21,8 +21,9 @@ def test_noiseless_loopback_matches_library(tmp_path, model, test_split):
     rows = {int(r["seq"]): r for r in csv.DictReader(path.open())}
     assert sorted(rows) == list(range(200))
     # With batches of one the flowgraph decodes each burst with the estimate for
-    # zero pilot errors, so each prediction must equal the library's at batch size 1.
-    ber_est = pilot_ber_estimate(0, 64)
+    # zero pilot errors and a noiseless SNR estimate, so each prediction must
+    # equal the library's at batch size 1.
+    ber_est = combined_ber_estimate(0, 64, 0.0)
     for seq in range(200):
         payload = model.encode(images[seq])[0]
         expected = int(model.predict([payload], [ber_est])[0])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .ber_estimator import pilot_ber_estimate
+from .ber_estimator import simulate_combined_estimate
 from .frame import N_PILOT_BITS
 from .pipeline import SplitInference
 
@@ -91,12 +91,11 @@ def evaluate_bit_channel(model: SplitInference, images: np.ndarray, labels: np.n
     ``channel`` is ``iid`` (independent flips) or ``burst`` (Gilbert-Elliott
     with ``burst_length``). A codec trained on soft values gets LLRs from BPSK
     through AWGN with the same hard-decision BER instead. The decoder is given
-    the pilot estimator's report for the same channel: the errors in 64 pilot
-    bits at ``ber``.
+    what the receiver's estimator would report for the same channel: 64 pilot
+    bits at ``ber`` combined with an SNR estimate from 128 known BPSK symbols.
     """
     from .channels import gaussian_llrs, make_channel
 
-    rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     bit_channel = make_channel(channel, burst_length, model.config.bits_per_symbol)
     nbits = model.config.payload_bits
@@ -107,9 +106,8 @@ def evaluate_bit_channel(model: SplitInference, images: np.ndarray, labels: np.n
         n = len(payloads)
         raw = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(n, -1)
         sent = np.unpackbits(raw, axis=1)[:, :nbits]
-        pilot_errors = rng.binomial(N_PILOT_BITS, ber, size=n)
-        est = torch.from_numpy(pilot_ber_estimate(pilot_errors, N_PILOT_BITS)).float()
         rates = torch.full((n,), float(ber))
+        est = simulate_combined_estimate(rates, N_PILOT_BITS, generator=gen)
         if model.config.soft_input:
             llrs = gaussian_llrs(torch.from_numpy(sent), rates, gen)
             flips = ((llrs > 0).numpy().astype(np.uint8) != sent)

@@ -114,6 +114,9 @@ def train_backbone(out: Path, config: BackboneConfig = BackboneConfig(),
     return test_acc
 
 
+BER_INPUTS = ("estimate", "pilot", "exact", "fixed")
+
+
 @dataclass
 class CodecTrainingConfig:
     """Settings of the two-stage codec training against the frozen backbone.
@@ -126,7 +129,8 @@ class CodecTrainingConfig:
     ``feature_weight`` times the weighted feature-matching term.
 
     The decoder's BER input (``ber_input``) is by default what the receiver's
-    pilot estimator would report for the drawn channel BER (``estimate``). The
+    estimator, pilots and SNR combined, would report for the drawn channel BER
+    (``estimate``); ``pilot`` gives what the pilots alone would report. The
     ablations give it the exact channel BER (``exact``, as the published code
     gives the exact SNR) or always ``fixed_ber_est`` (``fixed``, no BER
     awareness). ``centres`` ``fixed_random`` freezes random centres, as in the
@@ -162,8 +166,8 @@ class CodecTrainingConfig:
         if self.channel == "burst" and self.ber_max >= 0.5:
             raise ValueError(f"the burst channel needs ber_max below 0.5, got {self.ber_max}")
         make_channel(self.channel, self.burst_length)
-        if self.ber_input not in ("estimate", "exact", "fixed"):
-            raise ValueError(f"ber_input must be 'estimate', 'exact' or 'fixed', got {self.ber_input!r}")
+        if self.ber_input not in BER_INPUTS:
+            raise ValueError(f"ber_input must be one of {BER_INPUTS}, got {self.ber_input!r}")
         if self.centres not in ("learned", "fixed_random"):
             raise ValueError(f"centres must be 'learned' or 'fixed_random', got {self.centres!r}")
 
@@ -232,7 +236,7 @@ def train_codec(backbone_checkpoint: Path, out: Path, config: CodecConfig = Code
     """
     from dataclasses import asdict
 
-    from .ber_estimator import simulate_pilot_estimate
+    from .ber_estimator import simulate_combined_estimate, simulate_pilot_estimate
     from .frame import N_PILOT_BITS
     from .xai import class_attribution_maps, reconstruction_weights
 
@@ -303,6 +307,8 @@ def train_codec(backbone_checkpoint: Path, out: Path, config: CodecConfig = Code
                     clean = backbone.head(xb)
                 ber = sample_training_ber(n, tc.ber_min, tc.ber_max, tc.p_zero_ber, gen)
                 if tc.ber_input == "estimate":
+                    ber_est = simulate_combined_estimate(ber, N_PILOT_BITS, generator=gen)
+                elif tc.ber_input == "pilot":
                     ber_est = simulate_pilot_estimate(ber, N_PILOT_BITS, gen)
                 elif tc.ber_input == "exact":
                     ber_est = ber.clone()

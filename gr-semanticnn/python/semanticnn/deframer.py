@@ -13,7 +13,8 @@ from gnuradio import gr
 from semanticnn import frame
 
 from .header_fec import make_header_decoder, viterbi_input
-from .pdu_utils import KEY_BURST_ID, PORT_IN, PORT_OUT, DropCounter, make_pdu, meta_get
+from .pdu_utils import (KEY_BURST_ID, KEY_ERASED, KEY_LLR_SCALE, KEY_REASON, PORT_IN, PORT_OUT,
+                        DropCounter, make_pdu, meta_get)
 
 PORT_CODED_HEADER = pmt.intern("coded_header")
 PORT_HEADER = pmt.intern("header")
@@ -34,11 +35,14 @@ class deframer(gr.hier_block2):
 
     Output ``out``: the payload bytes as received, with metadata ``seq``,
     ``codec_id``, ``access_code_errors`` and ``pilot_bits`` (the received hard
-    pilot bits). Three cases become an erasure event instead: a decoded header
+    pilot bits), plus the input's metadata (the receiver's measurements). When
+    the input metadata has ``llr_scale``, ``llr`` holds the payload's LLRs
+    (scale times soft value) as an f32vector. Three cases become an erasure event instead: a decoded header
     that fails its CRC, a header length that disagrees with the received frame
     or with ``payload_bytes``, and an access code with more than
     ``max_access_code_errors`` bit errors. An erasure event is an empty PDU
     with ``erased`` set, a ``reason``, and ``seq`` when the header was intact.
+    An erasure event at the input (from a burst receiver) passes through.
     Outputs leave in the order of the frames.
 
     Args:
@@ -79,6 +83,8 @@ class _WaitingFrame:
     access_code_errors: int
     pilot_bits: np.ndarray
     payload: bytes
+    meta: pmt.pmt_base
+    llr: np.ndarray | None
 
 
 class frame_splitter(gr.basic_block):
@@ -138,6 +144,14 @@ class frame_splitter(gr.basic_block):
         self.message_port_pub(PORT_OUT, make_pdu(meta, b""))
 
     def _handle_frame(self, msg: pmt.pmt_base) -> None:
+        in_meta = pmt.car(msg) if pmt.is_pair(msg) and pmt.is_dict(pmt.car(msg)) else pmt.make_dict()
+        if pmt.to_bool(pmt.dict_ref(in_meta, KEY_ERASED, pmt.PMT_F)):
+            # The receiver already found this burst broken (a header that failed there).
+            reason = meta_get(in_meta, KEY_REASON) or "receiver"
+            with self._lock:
+                self.erasure_counts[reason] = self.erasure_counts.get(reason, 0) + 1
+            self.message_port_pub(PORT_OUT, pmt.cons(in_meta, pmt.init_u8vector(0, [])))
+            return
         soft = self._soft_values(msg)
         if soft is None:
             self.drops.drop("wrong PMT type", None, "expected a PDU with an f32vector of soft "
@@ -161,7 +175,10 @@ class frame_splitter(gr.basic_block):
         burst_id = self._next_burst_id
         self._next_burst_id += 1
         payload = np.packbits(fields.payload > 0).tobytes()
-        self._waiting[burst_id] = _WaitingFrame(access_code_errors, pilot_bits, payload)
+        scale = meta_get(in_meta, KEY_LLR_SCALE)
+        llr = (np.asarray(fields.payload, dtype=np.float32) * np.float32(scale)
+               if isinstance(scale, float) and pmt.is_f32vector(pmt.cdr(msg)) else None)
+        self._waiting[burst_id] = _WaitingFrame(access_code_errors, pilot_bits, payload, in_meta, llr)
         self.message_port_pub(PORT_CODED_HEADER, make_pdu({"burst_id": burst_id},
                                                           viterbi_input(fields.coded_header)))
 
@@ -195,4 +212,9 @@ class frame_splitter(gr.basic_block):
         meta = {"seq": header.seq, "codec_id": header.codec_id,
                 "access_code_errors": waiting.access_code_errors,
                 "pilot_bits": pmt.init_u8vector(waiting.pilot_bits.size, waiting.pilot_bits)}
-        self.message_port_pub(PORT_OUT, make_pdu(meta, waiting.payload))
+        if waiting.llr is not None:
+            meta["llr"] = pmt.init_f32vector(waiting.llr.size, waiting.llr)
+        out = make_pdu(meta, waiting.payload)
+        # The receiver's measurements (SNR, noise, offsets) travel on with the payload.
+        self.message_port_pub(PORT_OUT, pmt.cons(pmt.dict_update(waiting.meta, pmt.car(out)),
+                                                 pmt.cdr(out)))

@@ -26,6 +26,10 @@ KEY_ERASED = pmt.intern("erased")
 KEY_REASON = pmt.intern("reason")
 KEY_PRED = pmt.intern("pred")
 KEY_ACCESS_CODE_ERRORS = pmt.intern("access_code_errors")
+KEY_LLR = pmt.intern("llr")
+KEY_LLR_SCALE = pmt.intern("llr_scale")
+KEY_BER_SNR = pmt.intern("ber_snr")
+KEY_SNR_EST_DB = pmt.intern("snr_est_db")
 KEY_ACCOUNTED = pmt.intern("accounted")
 KEY_DONE = pmt.intern("done")
 # Matches a header sent to a gr-fec block with the frame it belongs to.
@@ -33,7 +37,7 @@ KEY_BURST_ID = pmt.intern("burst_id")
 
 
 def make_pdu(meta: dict, vector: np.ndarray | bytes) -> pmt.pmt_base:
-    """Build a PDU from a Python metadata dict and a uint8 or float32 vector."""
+    """Build a PDU from a Python metadata dict and a uint8, float32 or complex64 vector."""
     d = pmt.make_dict()
     for key, value in meta.items():
         d = pmt.dict_add(d, pmt.intern(key), value if isinstance(value, pmt.pmt_base) else pmt.to_pmt(value))
@@ -42,6 +46,8 @@ def make_pdu(meta: dict, vector: np.ndarray | bytes) -> pmt.pmt_base:
     # in the pybind11 overload resolution of numpy 1.25+, so it is passed as a list.
     if arr.dtype == np.float32:
         vec = pmt.init_f32vector(arr.size, arr.tolist() if arr.size == 1 else arr)
+    elif arr.dtype == np.complex64:
+        vec = pmt.init_c32vector(arr.size, arr.tolist() if arr.size == 1 else arr)
     else:
         arr = arr.astype(np.uint8, copy=False)
         vec = pmt.init_u8vector(arr.size, arr.tolist() if arr.size == 1 else arr)

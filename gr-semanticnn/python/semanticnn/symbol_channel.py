@@ -10,6 +10,7 @@ import pmt
 from gnuradio import analog, blocks, digital, gr, pdu
 
 from semanticnn import frame
+from semanticnn.ber_estimator import theory_ber
 
 LENGTH_TAG = "packet_len"
 
@@ -106,10 +107,14 @@ class soft_bits(gr.basic_block):
     and sqrt(2) Re(y) for the second, so both modulations deliver +-1 for a
     noiseless bit, positive meaning bit 1.
 
-    With ``estimate_gain`` the burst's complex gain h is estimated by least
+    The burst's complex gain h and noise power N0 are estimated by least
     squares from the symbols of the frame's access code and pilot block, whose
-    bits are known, and y is replaced by conj(h) y: the phase is corrected and
-    each soft value keeps the burst's reliability |h|^2.
+    bits are known, and reported in the metadata as the burst receiver does:
+    ``snr_est_db`` (|h|^2 / N0), ``noise_var`` (N0 / |h|^2), ``llr_scale``
+    (LLR = scale times soft value) and ``ber_snr`` (the AWGN theory BER at the
+    SNR estimate). With ``estimate_gain`` y is also replaced by
+    conj(h) y: the phase is corrected and each soft value keeps the burst's
+    reliability |h|^2.
     """
 
     def __init__(self, modulation: str = "bpsk", estimate_gain: bool = False) -> None:
@@ -132,21 +137,32 @@ class soft_bits(gr.basic_block):
         return index, np.concatenate([map_bits(ac, self.points), map_bits(pilots, self.points)])
 
     def _handle(self, msg: pmt.pmt_base) -> None:
+        from .burst_dsp import estimate_gain_noise, llr_scale
+
         y = np.asarray(pmt.c32vector_elements(pmt.cdr(msg)), dtype=np.complex64)
-        if self.estimate_gain:
-            index, known = self._known_symbols()
-            if index[-1] < y.size:
-                gain = np.vdot(known, y[index]) / np.vdot(known, known).real
-                self.gains.append(complex(gain))
-                y = (np.conj(gain) * y).astype(np.complex64)
+        meta = pmt.car(msg) if pmt.is_dict(pmt.car(msg)) else pmt.make_dict()
+        index, known = self._known_symbols()
+        if index[-1] < y.size:
+            gn = estimate_gain_noise(y[index], known)
+            noise_var = gn.noise_power / max(abs(gn.gain) ** 2, 1e-12)
+            # Soft values of conj(h) y have amplitude |h|^2 and noise |h|^2 N0; those
+            # of y have amplitude about |h| and noise N0.
+            soft_noise = gn.noise_power if self.estimate_gain else gn.noise_power / max(abs(gn.gain), 1e-6)
+            for key, value in (("snr_est_db", 10 * math.log10(max(gn.snr, 1e-12))),
+                               ("noise_var", noise_var),
+                               ("llr_scale", llr_scale(soft_noise, self.modulation)),
+                               ("ber_snr", float(theory_ber(gn.snr, self.modulation)))):
+                meta = pmt.dict_add(meta, pmt.intern(key), pmt.from_double(value))
+            if self.estimate_gain:
+                self.gains.append(gn.gain)
+                y = (np.conj(gn.gain) * y).astype(np.complex64)
         if self.modulation == "bpsk":
             soft = y.real.astype(np.float32)
         else:
             soft = np.empty(2 * y.size, dtype=np.float32)
             soft[0::2] = np.sqrt(2) * y.imag
             soft[1::2] = np.sqrt(2) * y.real
-        self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.car(msg),
-                                                          pmt.init_f32vector(soft.size, soft)))
+        self.message_port_pub(pmt.intern("out"), pmt.cons(meta, pmt.init_f32vector(soft.size, soft)))
 
 
 class symbol_channel(gr.hier_block2):
