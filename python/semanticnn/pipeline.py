@@ -60,6 +60,30 @@ class SplitInference:
         """Edge side: payloads (None for an erasure) and BER estimates to class logits."""
         return self.backbone.tail(self.codec.decode_batch(payloads, ber_est))
 
+    @torch.no_grad()
+    def logits_llr(self, llrs: list, ber_est) -> torch.Tensor:
+        """Edge side for a codec trained on soft values: per-bit LLRs to class logits.
+
+        Each item is an array of at least ``payload_bits`` LLRs (positive means
+        bit 1; extra values, such as byte padding, are ignored) or None for an
+        erasure.
+        """
+        n = self.config.payload_bits
+        erased = torch.tensor([llr is None for llr in llrs], dtype=torch.bool)
+        matrix = torch.zeros(len(llrs), n)
+        for i, llr in enumerate(llrs):
+            if llr is None:
+                continue
+            llr = np.asarray(llr, dtype=np.float32).ravel()
+            if llr.size < n:
+                raise ValueError(f"item {i} has {llr.size} LLRs, the codec needs {n}")
+            matrix[i] = torch.from_numpy(llr[:n].copy())
+        return self.backbone.tail(self.codec.decode_llr_batch(matrix, ber_est, erased))
+
+    def predict_llr(self, llrs: list, ber_est) -> np.ndarray:
+        """Edge side for a codec trained on soft values: return each item's predicted class."""
+        return self.logits_llr(llrs, ber_est).argmax(1).numpy()
+
     def predict(self, payloads: list[bytes | None], ber_est) -> np.ndarray:
         """Edge side: return the predicted class of each payload."""
         return self.logits(payloads, ber_est).argmax(1).numpy()

@@ -112,7 +112,10 @@ class burst_transmitter(gr.hier_block2):
 
     A ``burst_modulator`` followed by ``pdu.pdu_to_stream_c``, which marks
     each burst's first and last sample with ``tx_sob`` and ``tx_eob`` for a
-    USRP sink and sends nothing between bursts. See ``burst_modulator`` for
+    USRP sink and sends nothing between bursts. A burst that arrives while
+    another is still being written is appended to it (EARLY_BURST_APPEND):
+    the radio then sends both in one transmission, each with its own zero
+    padding, between one ``tx_sob`` and one ``tx_eob``. See ``burst_modulator`` for
     the parameters; ``max_queue`` is the number of bursts queued for the stream.
     """
 
@@ -184,6 +187,9 @@ class burst_channel(gr.hier_block2):
     ``epsilon``, with its own noise at zero, and finally AWGN from
     ``analog.noise_source_c`` over the whole stream, gaps included.
 
+    ``max_queue`` bursts can wait for the stream; ``pdu_to_stream_c`` drops
+    (and logs) any beyond that, so it is larger than the bursts in flight.
+
     Es/N0 is per complex symbol: Es is ``signal_power`` (the transmitter's
     measured power per sample over its bursts; measured here when 0) times
     ``sps``, and the complex noise power per sample is N0.
@@ -195,7 +201,7 @@ class burst_channel(gr.hier_block2):
                  fading: str = "none", fdts: float = 1e-4, rician_k: float = 4.0,
                  delays: tuple = (0.0, 1.5, 3.2), mags: tuple = (1.0, 0.5, 0.25),
                  seed: int = 0, min_gap: int = 256, max_gap: int = 1024,
-                 signal_power: float = 0.0) -> None:
+                 signal_power: float = 0.0, max_queue: int = 4096) -> None:
         gr.hier_block2.__init__(self, "semanticnn_burst_channel", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         _check_link(modulation, sps, rolloff, span)
@@ -206,7 +212,7 @@ class burst_channel(gr.hier_block2):
         self.message_port_register_hier_in("in")
         self.gap = burst_gap(min_gap, max_gap, fading if fading in BLOCK_FADINGS else "none",
                              rician_k, seed)
-        self.to_stream = pdu.pdu_to_stream_c(pdu.EARLY_BURST_APPEND, 64)
+        self.to_stream = pdu.pdu_to_stream_c(pdu.EARLY_BURST_APPEND, max_queue)
         chain = [self.to_stream]
         if fading in ("rayleigh", "rician"):
             chain.append(channels.fading_model(8, fdts, fading == "rician", rician_k, seed))
@@ -310,6 +316,8 @@ class burst_sync(gr.sync_block):
         self._busy_until = max(self._busy_until, end - 4 * self.sync.sps)
         for other_id, other in list(self._pending.items()):
             if other_id > burst_id and other.t0 < self._busy_until:
+                self.logger.debug(f"burst {other_id} at {other.t0:.1f} lies inside burst "
+                                  f"{burst_id} at {det.t0:.1f}, ending at {end:.1f}")
                 del self._pending[other_id]
                 self._count("inside_frame")
         self._complete()

@@ -306,15 +306,23 @@ class BurstSync:
                 break
             peak = first + int(np.argmax(window))
             n0 = self.scan + peak
-            det = self._synchronize(n0, float(metric[peak])) if n0 >= busy_until else None
-            if det is not None and det.access_errors > self.max_access_errors:
-                # A window that partly covers a burst's edge or payload can pass the
-                # metric at high SNR; its access code bits show it is no burst.
-                self.rejected += 1
+            if n0 < busy_until:
+                # Inside a frame whose header passed: look again after its end.
                 det = None
-                skip_to = peak + 1
+                skip_to = max(peak + 1, int(math.ceil(busy_until)) - self.scan)
             else:
-                skip_to = peak + self.n_fixed * self.sps
+                det = self._synchronize(n0, float(metric[peak]))
+                if det.access_errors > self.max_access_errors:
+                    # A window that partly covers a burst's edge or payload can pass
+                    # the metric at high SNR; its access code bits show it is no burst.
+                    self.rejected += 1
+                    det = None
+                    skip_to = peak + 1
+                else:
+                    # Only the access code is skipped: if this was a false detection
+                    # (its header will fail), a burst right after it is still found;
+                    # later detections inside a frame whose header passes are dropped then.
+                    skip_to = peak + self.span
             if det is not None:
                 self.next_id += 1
                 self.detections += 1
