@@ -205,3 +205,36 @@ def test_bad_parameters_are_named():
         burst_modulator("8psk")
     with pytest.raises(ValueError, match="fading"):
         burst_channel(10.0, fading="jakes")
+
+
+def faded_power(fading, fdts, seed, n=100_000):
+    """Mean power out of burst_channel's continuous fader for a constant unit input."""
+    tb = gr.top_block()
+    src = pdu_list_source([make_pdu({}, np.ones(n, dtype=np.complex64))])
+    channel = burst_channel(None, fading=fading, fdts=fdts, seed=seed, min_gap=0, max_gap=0)
+    head = blocks.head(gr.sizeof_gr_complex, n - 64)
+    sink = blocks.vector_sink_c()
+    tb.msg_connect(src, "out", channel, "in")
+    tb.connect(channel, head, sink)
+    tb.start()
+    # The PDU source never ends the flowgraph: stop it once the head has passed everything.
+    deadline = time.monotonic() + 30
+    while len(sink.data()) < n - 64 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    tb.stop()
+    tb.wait()
+    assert len(sink.data()) == n - 64
+    return float(np.mean(np.abs(np.array(sink.data()[64:])) ** 2))
+
+
+@pytest.mark.parametrize("fading", ["rayleigh", "rician"])
+def test_continuous_fading_keeps_mean_power(fading):
+    assert faded_power(fading, 1e-2, seed=1) == pytest.approx(1.0, rel=0.05)
+    # At lower Doppler 1e5 samples see few fades: average over seeds instead.
+    assert np.mean([faded_power(fading, 1e-3, seed=s, n=50_000) for s in range(10)]) == \
+        pytest.approx(1.0, rel=0.05)
+
+
+def test_selective_fading_keeps_mean_power():
+    assert np.mean([faded_power("selective", 1e-2, seed=s, n=50_000) for s in range(4)]) == \
+        pytest.approx(1.0, rel=0.05)

@@ -5,6 +5,8 @@ from gnuradio.semanticnn import semantic_decoder
 
 from grutil import meta, pdu, run_block, u8
 
+from semanticnn.pipeline import SplitInference
+
 
 @pytest.fixture(scope="module")
 def payloads(model, test_split):
@@ -75,3 +77,49 @@ def test_invalid_batch_settings():
         semantic_decoder(max_batch=0)
     with pytest.raises(ValueError, match="max_wait"):
         semantic_decoder(max_wait=-1.0)
+
+
+@pytest.fixture(scope="module")
+def soft_checkpoint(tmp_path_factory):
+    """The packaged backbone with a codec built for soft input (untrained weights, seed 0)."""
+    import torch
+    from semanticnn import checkpoint
+    from semanticnn.codec import SemanticCodec
+
+    backbone, bconfig, _ = checkpoint.load_backbone(checkpoint.DEFAULT_CHECKPOINT)
+    config = SplitInference().config
+    soft_config = type(config).from_dict({**config.to_dict(), "soft_input": True})
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("soft") / "soft.pt"
+    checkpoint.save(path, backbone, bconfig, SemanticCodec(soft_config).eval(), soft_config)
+    return path
+
+
+def test_soft_codec_decodes_llrs_from_the_metadata(soft_checkpoint, payloads):
+    import numpy as np
+
+    soft = SplitInference(soft_checkpoint)
+    n = soft.config.payload_bits
+    rng = np.random.default_rng(0)
+    llrs = [rng.normal(0, 3, 8 * len(p)).astype(np.float32) for p in payloads[:4]]
+    blk = semantic_decoder(str(soft_checkpoint), max_batch=1)
+    inputs = [("in", pdu({"seq": i, "ber_est": 0.01, "codec_id": 1, "llr": pmt.init_f32vector(
+        llr.size, llr)}, p)) for i, (p, llr) in enumerate(zip(payloads[:4], llrs))]
+    # A PDU without LLRs is decoded from its hard bits, taken as certain.
+    inputs.append(("in", pdu({"seq": 4, "ber_est": 0.01, "codec_id": 1}, payloads[4])))
+    out = run_block(blk, inputs, ["out"])["out"]
+    assert len(out) == 5 and blk.soft_decoded == 4
+    for i in range(4):
+        assert meta(out[i])["pred"] == int(soft.predict_llr([llrs[i][:n]], [0.01])[0])
+    assert meta(out[4])["pred"] == int(soft.predict([payloads[4]], [0.01])[0])
+    # The LLRs decide: flipping their signs changes the decoder's input.
+    flipped = soft.logits_llr([-llrs[0]], [0.01])
+    assert not np.allclose(flipped.numpy(), soft.logits_llr([llrs[0]], [0.01]).numpy())
+
+
+def test_bad_llrs_are_dropped(soft_checkpoint, payloads):
+    blk = semantic_decoder(str(soft_checkpoint), max_batch=1)
+    short = pmt.init_f32vector(3, [1.0, 2.0, 3.0])
+    out = run_block(blk, [("in", pdu({"seq": 0, "ber_est": 0.01, "llr": short}, payloads[0]))],
+                    ["out"])["out"]
+    assert out == [] and blk.drop_counts() == {"bad llr": 1}

@@ -8,8 +8,10 @@ from .deframer import deframer
 from .framer import framer
 from .image_source import image_source
 from .loopback import loopback_burst, loopback_symbol, run_burst_loopback, run_symbol_loopback
+from .rx_source import rx_source
 from .semantic_decoder import semantic_decoder
 from .semantic_encoder import semantic_encoder
+from .sigmf_io import sigmf_sink, sigmf_source
 from .symbol_channel import constellation_points, esn0_to_noise_amplitude, symbol_channel
 
 __all__ = [
@@ -17,6 +19,6 @@ __all__ = [
     "burst_transmitter", "constellation_points", "deframer",
     "esn0_to_noise_amplitude", "framer",
     "image_source", "loopback_burst", "loopback_symbol", "run_burst_loopback",
-    "run_symbol_loopback", "semantic_decoder",
-    "semantic_encoder", "symbol_channel",
+    "run_symbol_loopback", "rx_source", "semantic_decoder",
+    "semantic_encoder", "sigmf_sink", "sigmf_source", "symbol_channel",
 ]

@@ -48,7 +48,9 @@ class accuracy_sink(gr.basic_block):
     result is scored with the decoder's prediction from no payload and counted as
     erased. The run is complete when results plus unkeyed erasures cover
     every image, or ``drain_timeout`` seconds after the last label when nothing
-    more arrives. Then the sink publishes ``done`` on ``status`` (connect it to
+    more arrives. When nothing arrives for ``drain_timeout`` seconds before the
+    last label, the images sent so far without a result are scored the same
+    way, and the new count on ``status`` lets the image source send on. Then the sink publishes ``done`` on ``status`` (connect it to
     the image source, which ends the flowgraph) and stops.
 
     Args:
@@ -253,10 +255,17 @@ class accuracy_sink(gr.basic_block):
             with self._lock:
                 all_labels = (self._n_images is not None and len(self._labels) >= self._n_images)
                 idle = time.monotonic() - self._last_activity
-                if all_labels and idle > self.drain_timeout:
+                if idle <= self.drain_timeout:
+                    continue
+                if all_labels:
                     self.logger.warn(f"drain timeout: {self._n_images - len(self._results)} "
                                      f"image(s) without a result after {self.drain_timeout} s")
                     self._finish()
+                elif self._expire_missing():
+                    # The source holds back images while too many are unaccounted
+                    # for; when bursts were missed, nothing else would free it.
+                    self._touch()
+                    self.message_port_pub(PORT_STATUS, self._status(False))
 
     def _finish(self) -> None:
         if self._finished.is_set():
@@ -268,10 +277,28 @@ class accuracy_sink(gr.basic_block):
         self._awaiting_sent.clear()
         for seq in sorted(self._unwritten):
             self._write_row(seq, self._results[seq], final=True)
+        self._expire_missing()
+        if self._file is not None:
+            self._file.flush()
+        self._finished.set()
+        s = self.summary()
+        reasons = "".join(f", {n} {reason}" for reason, n in s["erasure_reasons"].items())
+        self.logger.info(f"all {s['images']} images scored: accuracy {s['accuracy']:.4f} "
+                         f"({s['correct']}/{s['scored']}), {s['erased']} erased{reasons}; "
+                         f"payload bit errors {s['bit_errors']}/{s['bits']}")
+        self.message_port_pub(PORT_STATUS, self._status(True))
+        self._post(PORT_SYSTEM, DONE_MSG)
+
+    def _expire_missing(self) -> int:
+        """Score every labelled image without a result as erased; return how many.
+
+        Images whose burst never decoded get the decoder's prediction from no
+        payload (or -1, wrong, if the decoder never gave one). An erasure event
+        without a trusted seq accounts for one of them ("header lost"); the
+        rest were never detected ("lost").
+        """
         missing = [s for s in sorted(self._labels) if s not in self._results]
         for seq in missing:
-            # Images whose burst never decoded: scored with the prediction from no payload,
-            # or as wrong (-1) if the decoder never gave one.
             pred = self._fallback_pred if self._fallback_pred is not None else -1
             unkeyed = self._unkeyed_erasures > 0
             if unkeyed:
@@ -283,16 +310,9 @@ class accuracy_sink(gr.basic_block):
                 label = self._labels[seq]
                 self._writer.writerow((seq, label, pred, int(pred == label), 1,
                                        self._results[seq].reason, 0, 0, "nan"))
-        if self._file is not None:
+        if missing and self._file is not None:
             self._file.flush()
-        self._finished.set()
-        s = self.summary()
-        reasons = "".join(f", {n} {reason}" for reason, n in s["erasure_reasons"].items())
-        self.logger.info(f"all {s['images']} images scored: accuracy {s['accuracy']:.4f} "
-                         f"({s['correct']}/{s['scored']}), {s['erased']} erased{reasons}; "
-                         f"payload bit errors {s['bit_errors']}/{s['bits']}")
-        self.message_port_pub(PORT_STATUS, self._status(True))
-        self._post(PORT_SYSTEM, DONE_MSG)
+        return len(missing)
 
     # Results ------------------------------------------------------------------------
 

@@ -26,7 +26,8 @@ KEY_TX_TIME = pmt.intern("tx_time")
 CHANNEL_FADINGS = BLOCK_FADINGS + ("rayleigh", "rician", "selective")
 
 
-def _check_link(modulation: str, sps: int, rolloff: float, span: int) -> None:
+def check_link(modulation: str, sps: int, rolloff: float, span: int) -> None:
+    """Raise ValueError naming the first burst-link parameter out of range."""
     if modulation not in MODULATIONS:
         raise ValueError(f"modulation must be one of {MODULATIONS}, got {modulation!r}")
     if sps < 3:
@@ -67,7 +68,7 @@ class burst_modulator(gr.basic_block):
                  ramp_symbols: int = 1, pre_padding: int = 8, post_padding: int = 8,
                  amplitude: float = 1.0) -> None:
         gr.basic_block.__init__(self, name="semanticnn_burst_modulator", in_sig=None, out_sig=None)
-        _check_link(modulation, sps, rolloff, span)
+        check_link(modulation, sps, rolloff, span)
         if ramp_symbols < 0 or pre_padding < 0 or post_padding < 0:
             raise ValueError(f"ramp and padding must be non-negative symbol counts, got "
                              f"{ramp_symbols}, {pre_padding}, {post_padding}")
@@ -191,8 +192,10 @@ class burst_channel(gr.hier_block2):
     (and logs) any beyond that, so it is larger than the bursts in flight.
 
     Es/N0 is per complex symbol: Es is ``signal_power`` (the transmitter's
-    measured power per sample over its bursts; measured here when 0) times
-    ``sps``, and the complex noise power per sample is N0.
+    power per sample over its bursts) times ``sps``, and the complex noise
+    power per sample is N0. With ``signal_power`` 0 the power is measured on
+    a long random burst of the same link at amplitude 1, the modulator's
+    default; give the power explicitly for another amplitude.
     """
 
     def __init__(self, esn0_db: float | None = 10.0, modulation: str = "bpsk",
@@ -204,7 +207,7 @@ class burst_channel(gr.hier_block2):
                  signal_power: float = 0.0, max_queue: int = 4096) -> None:
         gr.hier_block2.__init__(self, "semanticnn_burst_channel", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
-        _check_link(modulation, sps, rolloff, span)
+        check_link(modulation, sps, rolloff, span)
         if fading not in CHANNEL_FADINGS:
             raise ValueError(f"fading must be one of {CHANNEL_FADINGS}, got {fading!r}")
         self.sps = sps
@@ -374,7 +377,7 @@ class burst_receiver(gr.hier_block2):
                  false_alarm: float = dsp.DEFAULT_FALSE_ALARM) -> None:
         gr.hier_block2.__init__(self, "semanticnn_burst_receiver",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0))
-        _check_link(modulation, sps, rolloff, span)
+        check_link(modulation, sps, rolloff, span)
         if not 0.0 < false_alarm < 1.0:
             raise ValueError(f"false_alarm must be a probability in (0, 1), got {false_alarm}")
         self.message_port_register_hier_out("out")

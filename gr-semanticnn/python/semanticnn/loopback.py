@@ -45,10 +45,19 @@ class loopback_symbol(gr.top_block):
                  drain_timeout: float = 5.0, max_batch: int = 16, max_wait: float = 0.005,
                  modulation: str = "bpsk", fading: str = "none", rician_k: float = 4.0) -> None:
         gr.top_block.__init__(self, "SemanticNN symbol-mode loopback")
+        self._build_ends(n_images, checkpoint, filename, start_index, window, drain_timeout,
+                         max_batch, max_wait)
+        self.channel = symbol_channel(esn0_db, seed, modulation, fading, rician_k)
+        self.msg_connect(self.framer, "out", self.channel, "in")
+        self.msg_connect(self.channel, "out", self.deframer, "in")
+
+    def _build_ends(self, n_images: int, checkpoint: str, filename: str, start_index: int,
+                    window: int, drain_timeout: float, max_batch: int, max_wait: float) -> None:
+        """Build and connect what both modes share: device side up to the framer, edge side
+        from the deframer on. The caller connects framer ``out`` to deframer ``in``."""
         self.source = image_source(n_images, start_index, "test", window)
         self.encoder = semantic_encoder(checkpoint, max_batch=max_batch, max_wait=max_wait)
         self.framer = framer(self.encoder.codec_id)
-        self.channel = symbol_channel(esn0_db, seed, modulation, fading, rician_k)
         self.deframer = deframer(self.encoder.model.payload_bytes)
         self.ber_estimator = ber_estimator()
         self.decoder = semantic_decoder(checkpoint, max_batch=max_batch, max_wait=max_wait)
@@ -58,8 +67,6 @@ class loopback_symbol(gr.top_block):
         self.msg_connect(self.source, "labels", self.sink, "labels")
         self.msg_connect(self.encoder, "out", self.framer, "in")
         self.msg_connect(self.encoder, "sent", self.sink, "sent")
-        self.msg_connect(self.framer, "out", self.channel, "in")
-        self.msg_connect(self.channel, "out", self.deframer, "in")
         self.msg_connect(self.deframer, "out", self.ber_estimator, "in")
         self.msg_connect(self.ber_estimator, "out", self.decoder, "in")
         self.msg_connect(self.decoder, "out", self.sink, "pred")
@@ -93,7 +100,7 @@ class loopback_burst(loopback_symbol):
 
     Args:
         sps: samples per symbol.
-        freq_offset: carrier frequency offset in cycles per symbol.
+        cfo: carrier frequency offset as a fraction of the symbol rate (cycles per symbol).
         epsilon: sample clock ratio of ``channels.channel_model``.
         fdts: Doppler of the continuous fading, per sample.
         min_gap: fewest zero samples between bursts.
@@ -105,36 +112,22 @@ class loopback_burst(loopback_symbol):
                  seed: int = 0, filename: str = "", start_index: int = 0, window: int = 64,
                  drain_timeout: float = 5.0, max_batch: int = 16, max_wait: float = 0.005,
                  modulation: str = "bpsk", fading: str = "none", rician_k: float = 4.0,
-                 sps: int = 4, freq_offset: float = 0.0, epsilon: float = 1.0,
+                 sps: int = 4, cfo: float = 0.0, epsilon: float = 1.0,
                  fdts: float = 1e-4, min_gap: int = 256, max_gap: int = 1024,
                  false_alarm: float = 1e-7) -> None:
         gr.top_block.__init__(self, "SemanticNN burst-mode loopback")
-        self.source = image_source(n_images, start_index, "test", window)
-        self.encoder = semantic_encoder(checkpoint, max_batch=max_batch, max_wait=max_wait)
-        self.framer = framer(self.encoder.codec_id)
+        self._build_ends(n_images, checkpoint, filename, start_index, window, drain_timeout,
+                         max_batch, max_wait)
         self.modulator = burst_modulator(modulation, sps)
-        self.channel = burst_channel(esn0_db, modulation, sps, freq_offset=freq_offset / sps,
+        self.channel = burst_channel(esn0_db, modulation, sps, freq_offset=cfo / sps,
                                      epsilon=epsilon, fading=fading, fdts=fdts,
                                      rician_k=rician_k, seed=seed, min_gap=min_gap,
                                      max_gap=max_gap)
         self.receiver = burst_receiver(modulation, sps, false_alarm=false_alarm)
-        self.deframer = deframer(self.encoder.model.payload_bytes)
-        self.ber_estimator = ber_estimator()
-        self.decoder = semantic_decoder(checkpoint, max_batch=max_batch, max_wait=max_wait)
-        self.sink = accuracy_sink(filename, drain_timeout)
-
-        self.msg_connect(self.source, "out", self.encoder, "in")
-        self.msg_connect(self.source, "labels", self.sink, "labels")
-        self.msg_connect(self.encoder, "out", self.framer, "in")
-        self.msg_connect(self.encoder, "sent", self.sink, "sent")
         self.msg_connect(self.framer, "out", self.modulator, "in")
         self.msg_connect(self.modulator, "out", self.channel, "in")
         self.connect(self.channel, self.receiver)
         self.msg_connect(self.receiver, "out", self.deframer, "in")
-        self.msg_connect(self.deframer, "out", self.ber_estimator, "in")
-        self.msg_connect(self.ber_estimator, "out", self.decoder, "in")
-        self.msg_connect(self.decoder, "out", self.sink, "pred")
-        self.msg_connect(self.sink, "status", self.source, "status")
 
     def _blocks(self) -> tuple:
         return super()._blocks() + (("modulator", self.modulator),)
