@@ -238,3 +238,26 @@ def test_continuous_fading_keeps_mean_power(fading):
 def test_selective_fading_keeps_mean_power():
     assert np.mean([faded_power("selective", 1e-2, seed=s, n=50_000) for s in range(4)]) == \
         pytest.approx(1.0, rel=0.05)
+
+
+def test_stop_mid_burst_counts_unfinished():
+    # Two whole bursts and the first 70 % of a third, then the stream ends:
+    # the flowgraph stops with the third burst still being received.
+    points = constellation_points("bpsk")
+    taps = dsp.rrc_taps(4, 0.35, 11)
+    bursts = [dsp.modulate(f, points, taps, 4) for f in frames_for(random_payloads(3, 37, seed=8))]
+    gap = np.zeros(400, dtype=np.complex64)
+    stream = np.concatenate([gap, bursts[0], gap, bursts[1], gap, bursts[2][:int(0.7 * bursts[2].size)]])
+    tb = gr.top_block()
+    rx = burst_receiver("bpsk")
+    tb.connect(blocks.vector_source_c(stream.tolist()), rx)
+    tb.start()
+    deadline = time.monotonic() + 10
+    while rx.stats()["detections"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    tb.stop()
+    tb.wait()
+    s = rx.stats()
+    assert s["detections"] == 3
+    assert s["frames"] + s["header_failures"] + s["unfinished_at_stop"] == 3
+    assert s["unfinished_at_stop"] >= 1

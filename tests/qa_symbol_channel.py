@@ -7,6 +7,8 @@ from gnuradio.semanticnn import constellation_points, esn0_to_noise_amplitude, s
 
 from grutil import f32, pdu, run_hier
 
+from semanticnn.ber_estimator import theory_ber
+
 
 def random_frames(n, nbytes=62, seed=0):
     rng = np.random.default_rng(seed)
@@ -132,3 +134,30 @@ def test_rician_gain_has_strong_line_of_sight():
     assert power.mean() == pytest.approx(1.0, rel=0.05)
     # K = 10 leaves far fewer deep fades than Rayleigh's P(|h|^2 < 0.1) = 9.5 %.
     assert np.mean(power < 0.1) < 0.01
+
+
+@pytest.mark.parametrize("modulation,esn0_db", [("bpsk", 7.97), ("qpsk", 10.98)])
+def test_low_ber_matches_theory(modulation, esn0_db):
+    # Theory BER 2e-4: 700 frames of 900 bytes give about 1,000 errors, so
+    # the 10 % tolerance is about three standard deviations.
+    frames = random_frames(700, nbytes=900, seed=11)
+    out = run_hier(symbol_channel(esn0_db, seed=13, modulation=modulation),
+                   [pdu({}, f) for f in frames], 700, timeout=120)
+    errors = bits = 0
+    for f, msg in zip(frames, out):
+        sent = np.unpackbits(np.frombuffer(f, np.uint8))
+        errors += int(np.count_nonzero((f32(msg) > 0).astype(np.uint8) != sent))
+        bits += sent.size
+    theory = theory_ber(10 ** (esn0_db / 10), modulation)
+    assert theory == pytest.approx(2e-4, rel=0.01)
+    assert abs(errors / bits - theory) / theory < 0.10, (errors, bits, theory)
+
+
+@pytest.mark.parametrize("modulation", ["bpsk", "qpsk"])
+def test_16_kb_payload_goes_through(modulation):
+    frames = random_frames(3, nbytes=16384 + 36, seed=5)
+    out = run_hier(symbol_channel(None, modulation=modulation), [pdu({}, f) for f in frames], 3,
+                   timeout=30)
+    for f, msg in zip(frames, out):
+        sent = np.unpackbits(np.frombuffer(f, np.uint8))
+        np.testing.assert_array_equal((f32(msg) > 0).astype(np.uint8), sent)

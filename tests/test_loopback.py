@@ -4,7 +4,7 @@
 import csv
 
 import pytest
-from gnuradio.semanticnn import run_symbol_loopback
+from gnuradio.semanticnn import run_burst_loopback, run_symbol_loopback
 
 from semanticnn.ber_estimator import combined_ber_estimate
 
@@ -58,3 +58,21 @@ def test_qpsk_noiseless_loopback_is_error_free():
     assert s["erased"] == 0
     assert s["bit_errors"] == 0
     assert s["bits"] > 0
+
+
+def test_burst_loopback_with_offsets_decodes_every_image(tmp_path, model, test_split):
+    images, _ = test_split
+    path = tmp_path / "images.csv"
+    # Carrier offset 1 % of the symbol rate, sample clock 100 ppm fast, Es/N0 25 dB.
+    s = run_burst_loopback(n_images=200, esn0_db=25.0, cfo=0.01, epsilon=1.0001, seed=4,
+                           filename=str(path), timeout=300, max_batch=1)
+    assert (s["images"], s["scored"], s["erased"], s["lost"]) == (200, 200, 0, 0)
+    assert s["bit_errors"] == 0 and s["bits"] == 200 * 8 * model.payload_bytes
+    assert s["receiver"]["frames"] == 200 and s["receiver"]["header_failures"] == 0
+    assert s["drops"] == {}
+    rows = {int(r["seq"]): r for r in csv.DictReader(path.open())}
+    for seq in range(0, 200, 10):
+        payload = model.encode(images[seq])[0]
+        ber_est = float(rows[seq]["ber_est"])
+        assert ber_est < 1e-4
+        assert int(rows[seq]["pred"]) == int(model.predict([payload], [ber_est])[0]), f"seq {seq}"

@@ -184,10 +184,12 @@ class symbol_channel(gr.hier_block2):
         modulation: ``bpsk`` or ``qpsk``.
         fading: ``none``, ``rayleigh_block`` or ``rician_block``.
         rician_k: Rician K factor (linear) of ``rician_block``.
+        max_payload_bytes: the largest payload the stream buffers are sized for.
     """
 
     def __init__(self, esn0_db: float | None = 10.0, seed: int = 0, modulation: str = "bpsk",
-                 fading: str = "none", rician_k: float = 4.0) -> None:
+                 fading: str = "none", rician_k: float = 4.0,
+                 max_payload_bytes: int = 16384) -> None:
         gr.hier_block2.__init__(self, "semanticnn_symbol_channel",
                                 gr.io_signature(0, 0, 0), gr.io_signature(0, 0, 0))
         self.message_port_register_hier_in("in")
@@ -198,6 +200,15 @@ class symbol_channel(gr.hier_block2):
         self.noise = analog.noise_source_c(analog.GR_GAUSSIAN, esn0_to_noise_amplitude(esn0_db), seed)
         self.add = blocks.add_cc()
         self.to_pdu = pdu.tagged_stream_to_pdu(gr.types.complex_t, LENGTH_TAG)
+        # Tagged-stream blocks need a whole frame in one buffer and stall on a
+        # longer one (gnuradio#3541); GNU Radio's default buffer holds 4,096
+        # complex items, a frame with 476 bytes of payload at BPSK. Size the
+        # buffers for the largest frame, with room for a second one.
+        if max_payload_bytes < 1:
+            raise ValueError(f"max_payload_bytes must be positive, got {max_payload_bytes}")
+        items = 2 * 8 * frame.frame_bytes(max_payload_bytes)
+        for blk in (self.to_stream, self.noise, self.add):
+            blk.set_min_output_buffer(items)
         self.demap = soft_bits(modulation, estimate_gain=fading != "none")
 
         self.msg_connect(self, "in", self.mapper, "in")
