@@ -46,3 +46,16 @@ def test_bad_arguments_give_clear_errors(tmp_path):
     r = run("info", str(tmp_path / "missing.pt"))
     assert r.returncode == 2
     assert "checkpoint not found" in r.stderr
+
+
+def test_train_soft_input_codec(tmp_path):
+    from semanticnn import checkpoint
+
+    out = tmp_path / "soft.pt"
+    r = run("train", "--stage", "codec", "--backbone", str(checkpoint.DEFAULT_CHECKPOINT),
+            "--soft-input", "--codec-id", "7", "--limit", "256", "--stage1-epochs", "1",
+            "--stage2-epochs", "0", "--no-xai", "--no-progress", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    config = checkpoint.load_raw(out)["codec_config"]
+    assert config["soft_input"] is True
+    assert config["codec_id"] == 7

@@ -40,6 +40,12 @@ def _add_train(sub) -> None:
                    help="share of training samples sent without errors (default: 0.1)")
     p.add_argument("--p-erased", type=float, default=0.02,
                    help="share of training samples erased whole (default: 0.02)")
+    p.add_argument("--soft-input", action="store_true",
+                   help="train the decoder on per-bit LLRs (BPSK over AWGN at the drawn BER) "
+                        "instead of hard bits")
+    p.add_argument("--codec-id", type=int, default=1,
+                   help="codec id written into frame headers, 0..255; give each trained "
+                        "codec its own (default: 1)")
     p.add_argument("--no-xai", action="store_true",
                    help="weight the feature reconstruction evenly instead of by Integrated Gradients")
     p.add_argument("--resume", action="store_true",
@@ -103,7 +109,8 @@ def cmd_train(args) -> int:
                                  ber_min=args.ber_min, ber_max=args.ber_max,
                                  p_zero_ber=args.p_zero_ber, p_erased=args.p_erased,
                                  xai=not args.no_xai, seed=args.seed)
-        train_codec(source, args.out, CodecConfig(), tc, device=device,
+        config = CodecConfig(codec_id=args.codec_id, soft_input=args.soft_input)
+        train_codec(source, args.out, config, tc, device=device,
                     progress=not args.no_progress, limit=args.limit, resume=args.resume)
         print(f"codec trained against {source}, saved to {args.out}")
     print(f"training took {time.monotonic() - start:.0f} s")

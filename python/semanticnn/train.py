@@ -284,9 +284,15 @@ def train_codec(backbone_checkpoint: Path, out: Path, config: CodecConfig = Code
             continue
         opt = torch.optim.Adam(codec.parameters(), lr=tc.lr)
         total = epochs * steps_per_epoch
-        # At least two warm-up steps: OneCycleLR divides by the warm-up length.
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=total,
-                                                    pct_start=max(0.1, 2.0 / total))
+        if total >= 4:
+            # At least two warm-up and two annealing steps: OneCycleLR divides by
+            # the length of each phase.
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=tc.lr, total_steps=total,
+                pct_start=min(max(0.1, 2.0 / total), (total - 2.0) / total))
+        else:
+            # Too few steps for a one-cycle schedule: a constant learning rate.
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
         first_epoch = 0
         if state is not None and stage == done_stage:
             opt.load_state_dict(state["optimizer"])
