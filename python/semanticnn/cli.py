@@ -62,7 +62,7 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="accuracy on the bit channel at several BERs",
                        description="Send every test image's payload through the bit channel "
                                    "(independent flips or bursts) and print accuracy with counts "
-                                   "and a 95 %% confidence interval per BER. Passes with new "
+                                   "and a 95 % confidence interval per BER. Passes with new "
                                    "channel draws repeat until --target-wrong images are wrong.")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="checkpoint (default: the packaged Fashion-MNIST weights)")
