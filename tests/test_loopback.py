@@ -4,7 +4,7 @@
 import csv
 
 import pytest
-from gnuradio.semanticnn import run_burst_loopback, run_symbol_loopback
+from gnuradio.semanticnn import loopback_burst, run_burst_loopback, run_symbol_loopback
 
 from semanticnn.ber_estimator import combined_ber_estimate
 
@@ -76,3 +76,18 @@ def test_burst_loopback_with_offsets_decodes_every_image(tmp_path, model, test_s
         ber_est = float(rows[seq]["ber_est"])
         assert ber_est < 1e-4
         assert int(rows[seq]["pred"]) == int(model.predict([payload], [ber_est])[0]), f"seq {seq}"
+
+
+def test_llr_codec_decodes_receiver_llrs():
+    from semanticnn.checkpoint import LLR_CHECKPOINT
+
+    tb = loopback_burst(n_images=100, esn0_db=2.0, cfo=0.005, seed=5, checkpoint=str(LLR_CHECKPOINT))
+    tb.start()
+    assert tb.sink.wait_finished(300)
+    tb.wait()
+    s = tb.summary()
+    assert tb.decoder.soft_input and tb.encoder.codec_id == 2
+    # Every burst that decoded reached the decoder with the receiver's LLRs.
+    assert tb.decoder.decoded > 90
+    assert tb.decoder.soft_decoded == tb.decoder.decoded
+    assert s["accuracy"] > 0.75

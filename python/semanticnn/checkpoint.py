@@ -20,6 +20,8 @@ from .config import BackboneConfig, CodecConfig
 FORMAT = "semanticnn-checkpoint"
 FORMAT_VERSION = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "fashion_mnist.pt"
+# The same backbone with a codec whose decoder takes per-bit LLRs (codec id 2).
+LLR_CHECKPOINT = DEFAULT_CHECKPOINT.with_name("fashion_mnist_llr.pt")
 
 
 class CheckpointError(ValueError):
