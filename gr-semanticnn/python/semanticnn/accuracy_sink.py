@@ -48,10 +48,11 @@ class accuracy_sink(gr.basic_block):
     result is scored with the decoder's prediction from no payload and counted as
     erased. The run is complete when results plus unkeyed erasures cover
     every image, or ``drain_timeout`` seconds after the last label when nothing
-    more arrives. When nothing arrives for ``drain_timeout`` seconds before the
-    last label, the images sent so far without a result are scored the same
-    way, and the new count on ``status`` lets the image source send on. Then the sink publishes ``done`` on ``status`` (connect it to
-    the image source, which ends the flowgraph) and stops.
+    more arrives. Then the sink publishes ``done`` on ``status`` (connect it to
+    the image source, which ends the flowgraph) and stops. When nothing
+    arrives for ``drain_timeout`` seconds before the last label, the images
+    sent so far without a result are scored the same way, and the new count
+    on ``status`` lets the image source send on.
 
     Args:
         filename: CSV file written one row per image as results arrive; empty for none.

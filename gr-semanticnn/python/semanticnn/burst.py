@@ -305,7 +305,9 @@ class burst_sync(gr.sync_block):
         if det is None:
             return  # dropped meanwhile as a detection inside a frame
         bits = np.asarray(pmt.u8vector_elements(pmt.cdr(msg)), dtype=np.uint8)
-        header = frame.parse_header(np.packbits(bits).tobytes()) if bits.size == frame.HEADER_BITS else None
+        header = None
+        if bits.size == frame.HEADER_BITS:
+            header = frame.parse_header(np.packbits(bits).tobytes())
         if header is None:
             del self._pending[burst_id]
             self._count("header_failures")
@@ -376,7 +378,8 @@ class burst_receiver(gr.hier_block2):
                  rolloff: float = dsp.DEFAULT_ROLLOFF, span: int = dsp.DEFAULT_SPAN,
                  false_alarm: float = dsp.DEFAULT_FALSE_ALARM) -> None:
         gr.hier_block2.__init__(self, "semanticnn_burst_receiver",
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0))
+                                gr.io_signature(1, 1, gr.sizeof_gr_complex),
+                                gr.io_signature(0, 0, 0))
         check_link(modulation, sps, rolloff, span)
         if not 0.0 < false_alarm < 1.0:
             raise ValueError(f"false_alarm must be a probability in (0, 1), got {false_alarm}")

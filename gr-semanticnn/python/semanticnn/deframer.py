@@ -37,9 +37,10 @@ class deframer(gr.hier_block2):
     ``codec_id``, ``access_code_errors`` and ``pilot_bits`` (the received hard
     pilot bits), plus the input's metadata (the receiver's measurements). When
     the input metadata has ``llr_scale``, ``llr`` holds the payload's LLRs
-    (scale times soft value) as an f32vector. Three cases become an erasure event instead: a decoded header
-    that fails its CRC, a header length that disagrees with the received frame
-    or with ``payload_bytes``, and an access code with more than
+    (scale times soft value) as an f32vector. Three cases become an erasure
+    event instead: a decoded header that fails its CRC, a header length that
+    disagrees with the received frame or with ``payload_bytes``, and an
+    access code with more than
     ``max_access_code_errors`` bit errors. An erasure event is an empty PDU
     with ``erased`` set, a ``reason``, and ``seq`` when the header was intact.
     An erasure event at the input (from a burst receiver) passes through.
