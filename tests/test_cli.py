@@ -22,6 +22,16 @@ def test_info_reports_rate():
     assert "payload: 294 bits = 37 bytes per image" in r.stdout
     assert f"frame: {frame.frame_bytes(37)} bytes per image" in r.stdout
     assert re.search(r"sha256: [0-9a-f]{64}", r.stdout)
+    assert "decoder input: hard bits" in r.stdout
+
+
+def test_info_names_llr_weights():
+    from semanticnn.checkpoint import LLR_CHECKPOINT
+
+    r = run("info", str(LLR_CHECKPOINT))
+    assert r.returncode == 0, r.stderr
+    assert "codec id: 2" in r.stdout
+    assert "decoder input: per-bit LLRs" in r.stdout
 
 
 def test_evaluate_prints_counts():

@@ -158,6 +158,7 @@ def cmd_info(args) -> int:
     print(f"checkpoint: {path}")
     print(f"sha256: {checkpoint.file_sha256(path)}")
     print(f"codec id: {cfg.codec_id}")
+    print("decoder input: " + ("per-bit LLRs (soft values)" if cfg.soft_input else "hard bits"))
     crop = f", central {cfg.crop}x{cfg.crop} sent" if cfg.crop else ""
     print(f"latent: {'x'.join(map(str, cfg.latent_shape))} symbols{crop}, L = {cfg.levels} centres "
           f"({cfg.bits_per_symbol} bits each), {cfg.labelling} labelling")
