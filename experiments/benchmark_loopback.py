@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 # GNU Radio reads this when it loads; the counters time each block's work().
 os.environ.setdefault("GR_CONF_PERFCOUNTERS_ON", "True")
@@ -46,7 +47,6 @@ def run(mode: str, args, max_batch: int) -> dict:
         tb = loopback_symbol(**common)
     else:
         tb = loopback_burst(cfo=0.005, epsilon=1.00005, **common)
-    import time
     start = time.monotonic()
     tb.start()
     if not tb.sink.wait_finished(600):

@@ -24,7 +24,7 @@ estimators, which need no settling time at the start of a burst:
    interpolation.
 4. Carrier frequency and phase: the access code and the pilot block are
    known, so the phase difference between them refines the frequency and
-   gives the phase; over the payload a blockwise M-th power estimator follows
+   gives the phase. Over the payload a blockwise M-th power estimator follows
    what is left.
 5. Gain and noise: least squares over the known symbols gives the complex
    gain h and the noise power N0, hence ``snr_est_db`` = |h|^2 / N0.
@@ -47,7 +47,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from semanticnn import frame
 from semanticnn.ber_estimator import theory_ber
 
-from .symbol_channel import constellation_points, map_bits
+from .symbol_channel import (GainNoise, constellation_points, estimate_gain_noise, llr_scale,
+                             map_bits, soft_values)
 
 DEFAULT_SPS = 4
 DEFAULT_ROLLOFF = 0.35
@@ -163,45 +164,6 @@ def luise_reggiannini(w: np.ndarray) -> float:
     return float(np.angle(r) / (np.pi * (m + 1)))
 
 
-def soft_values(u: np.ndarray, modulation: str) -> np.ndarray:
-    """Return one soft value per bit from symbols at unit amplitude, positive meaning bit 1."""
-    if modulation == "bpsk":
-        return u.real.astype(np.float32)
-    soft = np.empty(2 * u.size, dtype=np.float32)
-    soft[0::2] = np.sqrt(2) * u.imag
-    soft[1::2] = np.sqrt(2) * u.real
-    return soft
-
-
-def llr_scale(noise_var: float, modulation: str) -> float:
-    """Return the factor that turns soft values into LLRs at complex noise variance ``noise_var``."""
-    return (4.0 if modulation == "bpsk" else 2.0) / max(noise_var, 1e-12)
-
-
-@dataclass
-class GainNoise:
-    """Least-squares complex gain and noise power from known symbols."""
-
-    gain: complex
-    noise_power: float
-
-    @property
-    def snr(self) -> float:
-        return abs(self.gain) ** 2 / max(self.noise_power, 1e-12)
-
-
-def estimate_gain_noise(received: np.ndarray, known: np.ndarray) -> GainNoise:
-    """Return h = <known, received> / <known, known> and N0 = mean |received - h known|^2.
-
-    The noise power is divided by n - 1 rather than n, one complex degree of
-    freedom going to the gain.
-    """
-    gain = complex(np.vdot(known, received) / np.vdot(known, known).real)
-    residual = received - gain * known
-    noise = float(np.sum(np.abs(residual) ** 2) / max(known.size - 1, 1))
-    return GainNoise(gain, noise)
-
-
 @dataclass
 class Detection:
     """A burst found in the stream, synchronized over its access code, header and pilots."""
@@ -224,8 +186,8 @@ class BurstSync:
 
     ``feed`` takes the next samples and returns new detections, each with the
     soft values of its coded header to decode. Once the header is decoded,
-    ``set_payload_length`` gives the payload length, and ``finish`` returns
-    the frame's soft values when the stream holds the whole burst.
+    the caller sets the detection's ``payload_bytes``. When the buffered
+    stream reaches ``frame_end``, ``finish`` returns the frame's soft values.
     """
 
     def __init__(self, modulation: str = "bpsk", sps: int = DEFAULT_SPS,
@@ -319,9 +281,9 @@ class BurstSync:
                     det = None
                     skip_to = peak + 1
                 else:
-                    # Only the access code is skipped: if this was a false detection
-                    # (its header will fail), a burst right after it is still found;
-                    # later detections inside a frame whose header passes are dropped then.
+                    # Only the access code is skipped, so a burst right after a false
+                    # detection (whose header will fail) is still found. Detections
+                    # inside a frame whose header passes are dropped when it passes.
                     skip_to = peak + self.span
             if det is not None:
                 self.next_id += 1

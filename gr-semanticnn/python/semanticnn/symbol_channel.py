@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pmt
@@ -70,6 +71,45 @@ def draw_block_gain(rng: np.random.Generator, fading: str, rician_k: float) -> c
     return 1.0 + 0.0j
 
 
+def soft_values(u: np.ndarray, modulation: str) -> np.ndarray:
+    """Return one soft value per bit from symbols at unit amplitude, positive meaning bit 1."""
+    if modulation == "bpsk":
+        return u.real.astype(np.float32)
+    soft = np.empty(2 * u.size, dtype=np.float32)
+    soft[0::2] = np.sqrt(2) * u.imag
+    soft[1::2] = np.sqrt(2) * u.real
+    return soft
+
+
+def llr_scale(noise_var: float, modulation: str) -> float:
+    """Return the factor that turns soft values into LLRs at complex noise variance ``noise_var``."""
+    return (4.0 if modulation == "bpsk" else 2.0) / max(noise_var, 1e-12)
+
+
+@dataclass
+class GainNoise:
+    """Least-squares complex gain and noise power from known symbols."""
+
+    gain: complex
+    noise_power: float
+
+    @property
+    def snr(self) -> float:
+        return abs(self.gain) ** 2 / max(self.noise_power, 1e-12)
+
+
+def estimate_gain_noise(received: np.ndarray, known: np.ndarray) -> GainNoise:
+    """Return h = <known, received> / <known, known> and N0 = mean |received - h known|^2.
+
+    The noise power is divided by n - 1 rather than n, one complex degree of
+    freedom going to the gain.
+    """
+    gain = complex(np.vdot(known, received) / np.vdot(known, known).real)
+    residual = received - gain * known
+    noise = float(np.sum(np.abs(residual) ** 2) / max(known.size - 1, 1))
+    return GainNoise(gain, noise)
+
+
 class burst_mapper(gr.basic_block):
     """Map a frame (u8vector PDU) to constellation symbols times one complex gain per burst.
 
@@ -123,6 +163,7 @@ class soft_bits(gr.basic_block):
         self.modulation = modulation
         self.estimate_gain = estimate_gain
         self.gains: list[complex] = []
+        self.known_index, self.known = self._known_symbols()
         self.message_port_register_in(pmt.intern("in"))
         self.message_port_register_out(pmt.intern("out"))
         self.set_msg_handler(pmt.intern("in"), self._handle)
@@ -137,17 +178,16 @@ class soft_bits(gr.basic_block):
         return index, np.concatenate([map_bits(ac, self.points), map_bits(pilots, self.points)])
 
     def _handle(self, msg: pmt.pmt_base) -> None:
-        from .burst_dsp import estimate_gain_noise, llr_scale
-
         y = np.asarray(pmt.c32vector_elements(pmt.cdr(msg)), dtype=np.complex64)
         meta = pmt.car(msg) if pmt.is_dict(pmt.car(msg)) else pmt.make_dict()
-        index, known = self._known_symbols()
-        if index[-1] < y.size:
-            gn = estimate_gain_noise(y[index], known)
+        if self.known_index[-1] < y.size:
+            gn = estimate_gain_noise(y[self.known_index], self.known)
             noise_var = gn.noise_power / max(abs(gn.gain) ** 2, 1e-12)
             # Soft values of conj(h) y have amplitude |h|^2 and noise |h|^2 N0; those
             # of y have amplitude about |h| and noise N0.
-            soft_noise = gn.noise_power if self.estimate_gain else gn.noise_power / max(abs(gn.gain), 1e-6)
+            soft_noise = gn.noise_power
+            if not self.estimate_gain:
+                soft_noise /= max(abs(gn.gain), 1e-6)
             for key, value in (("snr_est_db", 10 * math.log10(max(gn.snr, 1e-12))),
                                ("noise_var", noise_var),
                                ("llr_scale", llr_scale(soft_noise, self.modulation)),
@@ -156,12 +196,7 @@ class soft_bits(gr.basic_block):
             if self.estimate_gain:
                 self.gains.append(gn.gain)
                 y = (np.conj(gn.gain) * y).astype(np.complex64)
-        if self.modulation == "bpsk":
-            soft = y.real.astype(np.float32)
-        else:
-            soft = np.empty(2 * y.size, dtype=np.float32)
-            soft[0::2] = np.sqrt(2) * y.imag
-            soft[1::2] = np.sqrt(2) * y.real
+        soft = soft_values(y, self.modulation)
         self.message_port_pub(pmt.intern("out"), pmt.cons(meta, pmt.init_f32vector(soft.size, soft)))
 
 
