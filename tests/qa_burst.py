@@ -128,7 +128,8 @@ def test_transmitter_tags_each_burst_for_the_radio():
     assert eob == [burst_len - 1, 2 * burst_len - 1, 3 * burst_len - 1]
     x = np.array(sink.data())
     # Zero padding at both ends of each burst, and ramps that start from zero.
-    assert np.all(x[:16] == 0) and np.all(x[burst_len - 16:burst_len] == 0)
+    assert np.all(x[:16] == 0)
+    assert np.all(x[burst_len - 16:burst_len] == 0)
     assert 0 < abs(x[16]) < 0.01
 
 
@@ -139,7 +140,8 @@ def test_carrier_and_timing_offsets_are_recovered(modulation):
     out, rx, channel = run_link(payloads, 25.0, modulation, freq_offset=0.01 / 4,
                                 epsilon=1.0001, seed=2)
     n, errors, _ = payload_errors(out, payloads)
-    assert n == 60 and errors == 0
+    assert n == 60
+    assert errors == 0
     assert rx.stats()["frames"] == 60
     cfo = [pmt.to_python(pmt.car(m))["cfo_est"] for m in out]
     assert np.allclose(cfo, 0.01, atol=5e-4)

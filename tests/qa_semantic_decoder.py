@@ -108,7 +108,8 @@ def test_soft_codec_decodes_llrs_from_the_metadata(soft_checkpoint, payloads):
     # A PDU without LLRs is decoded from its hard bits, taken as certain.
     inputs.append(("in", pdu({"seq": 4, "ber_est": 0.01, "codec_id": 1}, payloads[4])))
     out = run_block(blk, inputs, ["out"])["out"]
-    assert len(out) == 5 and blk.soft_decoded == 4
+    assert len(out) == 5
+    assert blk.soft_decoded == 4
     for i in range(4):
         assert meta(out[i])["pred"] == int(soft.predict_llr([llrs[i][:n]], [0.01])[0])
     assert meta(out[4])["pred"] == int(soft.predict([payloads[4]], [0.01])[0])
@@ -122,4 +123,5 @@ def test_bad_llrs_are_dropped(soft_checkpoint, payloads):
     short = pmt.init_f32vector(3, [1.0, 2.0, 3.0])
     out = run_block(blk, [("in", pdu({"seq": 0, "ber_est": 0.01, "llr": short}, payloads[0]))],
                     ["out"])["out"]
-    assert out == [] and blk.drop_counts() == {"bad llr": 1}
+    assert out == []
+    assert blk.drop_counts() == {"bad llr": 1}

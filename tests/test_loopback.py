@@ -67,8 +67,10 @@ def test_burst_loopback_with_offsets_decodes_every_image(tmp_path, model, test_s
     s = run_burst_loopback(n_images=200, esn0_db=25.0, cfo=0.01, epsilon=1.0001, seed=4,
                            filename=str(path), timeout=300, max_batch=1)
     assert (s["images"], s["scored"], s["erased"], s["lost"]) == (200, 200, 0, 0)
-    assert s["bit_errors"] == 0 and s["bits"] == 200 * 8 * model.payload_bytes
-    assert s["receiver"]["frames"] == 200 and s["receiver"]["header_failures"] == 0
+    assert s["bit_errors"] == 0
+    assert s["bits"] == 200 * 8 * model.payload_bytes
+    assert s["receiver"]["frames"] == 200
+    assert s["receiver"]["header_failures"] == 0
     assert s["drops"] == {}
     rows = {int(r["seq"]): r for r in csv.DictReader(path.open())}
     for seq in range(0, 200, 10):
@@ -86,7 +88,8 @@ def test_llr_codec_decodes_receiver_llrs():
     assert tb.sink.wait_finished(300)
     tb.wait()
     s = tb.summary()
-    assert tb.decoder.soft_input and tb.encoder.codec_id == 2
+    assert tb.decoder.soft_input
+    assert tb.encoder.codec_id == 2
     # Every burst that decoded reached the decoder with the receiver's LLRs.
     assert tb.decoder.decoded > 90
     assert tb.decoder.soft_decoded == tb.decoder.decoded

@@ -3,7 +3,7 @@
 
 Two measurements of the same burst feed the estimate. The pilot block gives
 k errors in n known bits, which is unbiased but coarse: with no errors in 64
-pilot bits the best it can say is "below about 1e-2". The receiver's SNR
+pilot bits the best it can report is "below about 1e-2". The receiver's SNR
 estimate, from the known symbols of the access code and pilot block, mapped
 through the AWGN theory of the modulation, resolves low BERs but trusts the
 channel to be Gaussian. The combined estimate treats the SNR-based BER as a
@@ -102,7 +102,7 @@ def simulate_combined_estimate(ber: torch.Tensor, n_pilot_bits: int,
     symbols, so the estimated Es/N0 is the true one times (2m / chi2 with 2m
     degrees of freedom), m = n_known_symbols - 1; the pilots show a binomial
     number of errors. Used in training and in the bit-channel evaluation, so
-    the decoder sees the same estimator noise as behind the GNU Radio receiver.
+    the decoder is trained on the same estimator noise as behind the GNU Radio receiver.
     """
     if n_known_symbols < 2:
         raise ValueError(f"n_known_symbols must be at least 2, got {n_known_symbols}")

@@ -180,13 +180,13 @@ class burst_channel(gr.hier_block2):
     """Simulated radio channel for bursts: message in, complex stream out.
 
     Each burst PDU gets its block-fading gain and a random run of zeros
-    (``burst_gap``), becomes a stream (``pdu.pdu_to_stream_c``), goes through
-    continuous fading if chosen (``channels.fading_model`` for ``rayleigh`` and
-    ``rician``, ``channels.selective_fading_model`` for ``selective``, Doppler
-    ``fdts`` per sample), then ``channels.channel_model`` for the carrier
-    frequency offset (cycles per sample) and the sample clock ratio
-    ``epsilon``, with its own noise at zero, and finally AWGN from
-    ``analog.noise_source_c`` over the whole stream, gaps included.
+    (``burst_gap``) and becomes a stream (``pdu.pdu_to_stream_c``). The
+    stream goes through continuous fading if chosen (``channels.fading_model``
+    for ``rayleigh`` and ``rician``, ``channels.selective_fading_model`` for
+    ``selective``, Doppler ``fdts`` per sample). Then ``channels.channel_model``
+    applies the carrier frequency offset (cycles per sample) and the sample
+    clock ratio ``epsilon``, with its own noise at zero. Last, AWGN from
+    ``analog.noise_source_c`` is added over the whole stream, gaps included.
 
     ``max_queue`` bursts can wait for the stream; ``pdu_to_stream_c`` drops
     (and logs) any beyond that, so it is larger than the bursts in flight.
@@ -253,9 +253,9 @@ class burst_sync(gr.sync_block):
 
     Stream input: matched-filter output at ``sps`` samples per symbol. For
     each detected burst the coded header's soft values leave on
-    ``coded_header`` (with ``burst_id``) and come back decoded on ``header``;
-    with the payload length from a header that passed its CRC the whole
-    frame leaves ``out`` once the stream holds it, as one soft value per bit
+    ``coded_header`` (with ``burst_id``) and come back decoded on ``header``.
+    A header that passed its CRC gives the payload length, and the whole
+    frame leaves ``out`` once the stream contains all of it, as one soft value per bit
     (the deframer's input), with the burst's measurements in the metadata. A
     header that fails its CRC leaves ``out`` as an erasure event. Detections
     inside a frame whose header passed are dropped.
@@ -352,11 +352,11 @@ class burst_receiver(gr.hier_block2):
     """Synchronizing burst receiver: complex samples in, received frames out as messages.
 
     The same receiver serves simulation, recordings and a USRP. An RRC
-    matched filter (``filter.fir_filter_ccf``) feeds ``burst_sync``, which
-    detects each burst by its access code, corrects the carrier frequency
-    before any coherent step, recovers symbol timing and carrier phase and
-    estimates gain and noise from the known symbols; the header is decoded by
-    gr-fec's Viterbi decoder. Output ``out``: each frame as one soft value
+    matched filter (``filter.fir_filter_ccf``) feeds ``burst_sync``. It
+    detects each burst by its access code and corrects the carrier frequency
+    before any coherent step. Then it recovers symbol timing and carrier
+    phase and estimates gain and noise from the known symbols. gr-fec's
+    Viterbi decoder decodes the header. Output ``out``: each frame as one soft value
     per bit (Re(y) at unit symbol amplitude; positive means bit 1), for the
     ``deframer``, with metadata ``snr_est_db``, ``noise_var`` (complex noise
     variance at unit symbol energy), ``llr_scale`` (LLR = scale times soft

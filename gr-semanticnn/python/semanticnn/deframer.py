@@ -36,7 +36,7 @@ class deframer(gr.hier_block2):
     Output ``out``: the payload bytes as received, with metadata ``seq``,
     ``codec_id``, ``access_code_errors`` and ``pilot_bits`` (the received hard
     pilot bits), plus the input's metadata (the receiver's measurements). When
-    the input metadata has ``llr_scale``, ``llr`` holds the payload's LLRs
+    the input metadata has ``llr_scale``, ``llr`` contains the payload's LLRs
     (scale times soft value) as an f32vector. Three cases become an erasure
     event instead: a decoded header that fails its CRC, a header length that
     disagrees with the received frame or with ``payload_bytes``, and an

@@ -103,8 +103,8 @@ class loopback_burst(loopback_symbol):
         cfo: carrier frequency offset as a fraction of the symbol rate (cycles per symbol).
         epsilon: sample clock ratio of ``channels.channel_model``.
         fdts: Doppler of the continuous fading, per sample.
-        min_gap: fewest zero samples between bursts.
-        max_gap: most zero samples between bursts.
+        min_gap: minimum number of zero samples between bursts.
+        max_gap: maximum number of zero samples between bursts.
         false_alarm: the receiver's false-alarm probability per sample.
     """
 
